@@ -1,0 +1,158 @@
+"""The ``ocrbeam`` command.
+
+``ocrbeam run --input DIR --output OUT`` runs the batch pipeline; everything
+not declared by ocrbeam is passed to Apache Beam as a pipeline option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from ocrbeam import __version__
+
+RUN_EPILOG = """\
+configuration:
+  Every key of the YAML config can be set with --set SECTION.KEY=VALUE; keys take
+  the PaddleOCR service's camelCase names or snake_case. Sections: render (dpi,
+  maxPages), ocr (backend, device, model dirs, textDetLimitSideLen,
+  textDetLimitType, textDetThresh, textDetBoxThresh, textDetUnclipRatio,
+  textRecScoreThresh, batchSize, cpuThreads...), sink (parquet, jsonl,
+  markdownFiles, numShards), onError (dead_letter | fail).
+  Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.
+
+Apache Beam options (passed through; the common ones):
+  --runner NAME               default: FnApiRunner, multi-process, one worker per
+                              core (no Prism download); DataflowRunner,
+                              FlinkRunner, PortableRunner, DaskRunner ...
+  --direct_num_workers N      local worker processes (same as --workers)
+  --direct_running_mode MODE  in_memory | multi_threading | multi_processing
+  --project, --region, --temp_location, --staging_location  (Dataflow)
+  --setup_file ./setup.py     stage ocrbeam to remote workers
+  --sdk_container_image IMG   custom worker image (see Dockerfile)
+  --machine_type, --max_num_workers, --dataflow_service_options=worker_accelerator=...
+
+outputs:
+  OUT/pages/*.parquet    one row per page: doc_id, source_uri, page_index,
+                         page_count, width, height, engine, model, text,
+                         markdown, result_json, line_count, mean_score,
+                         elapsed_ms, config_hash
+  OUT/errors/*.parquet   one row per failed document or page: doc_id,
+                         source_uri, page_index, stage, error_type, message
+
+exit status: 0 done (failures are in errors/), 1 the run failed, 2 usage or
+configuration error.
+"""
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    from ocrbeam.transforms.options import OcrbeamOptions
+
+    parser = argparse.ArgumentParser(
+        prog="ocrbeam run",
+        description="OCR documents (PDFs, images) with PP-OCRv5 on Apache Beam.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    OcrbeamOptions._add_argparse_args(parser)
+    parser.add_argument(
+        "--log_level",
+        default="WARNING",
+        help="Python log level for ocrbeam and Beam (default WARNING).",
+    )
+    return parser
+
+
+def _print_summary(result) -> None:
+    from apache_beam.metrics.metric import MetricsFilter
+
+    try:
+        metrics = result.metrics().query(MetricsFilter())
+    except Exception:  # noqa: BLE001 - some runners cannot report metrics
+        return
+    totals: dict[str, int] = {}
+    for counter in metrics.get("counters", []):
+        key = f"{counter.key.metric.namespace}.{counter.key.metric.name}"
+        totals[key] = totals.get(key, 0) + (counter.committed or counter.attempted or 0)
+    rows = [
+        ("documents read", totals.get("ocrbeam.read.documents", 0)),
+        ("documents unreadable", totals.get("ocrbeam.read.failed", 0)),
+        ("documents failed to split", totals.get("ocrbeam.split.failed_documents", 0)),
+        ("pages rendered", totals.get("ocrbeam.split.pages", 0)),
+        ("pages OCR'd", totals.get("ocrbeam.ppocrv5.pages", 0)),
+        ("pages failed", totals.get("ocrbeam.ppocrv5.failed_pages", 0)),
+        ("model loads", totals.get("ocrbeam.ppocrv5.model_loads", 0)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print("ocrbeam run summary:", file=sys.stderr)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}", file=sys.stderr)
+
+
+def _strip_option(argv: Sequence[str], name: str) -> list[str]:
+    """Remove ``name VALUE`` / ``name=VALUE`` (ocrbeam-only flags) from argv."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            out.append(arg)
+    return out
+
+
+def run_command(argv: Sequence[str]) -> int:
+    """``ocrbeam run``: returns the process exit status."""
+    from ocrbeam.pipelines.batch import UsageError, run
+    from ocrbeam.transforms.config import ConfigError
+
+    parser = _run_parser()
+    known, _beam_args = parser.parse_known_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(known.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if logging.getLogger().level > logging.INFO:
+        # Local workers forward their log lines through the job service; at the
+        # default level keep only errors (e.g. "No semi_persistent_directory").
+        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(
+            logging.ERROR
+        )
+    beam_argv = _strip_option(argv, "--log_level")
+    try:
+        result = run(beam_argv)
+    except (UsageError, ConfigError) as exc:
+        print(f"ocrbeam: error: {exc}", file=sys.stderr)
+        return 2
+    _print_summary(result)
+    print(f"ocrbeam: output written under {known.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``ocrbeam`` console command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = argparse.ArgumentParser(
+        prog="ocrbeam",
+        description="OCR and document parsing for data lakes on Apache Beam.",
+        epilog="Commands:\n  run    batch OCR of documents in storage "
+        "(ocrbeam run --help)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"ocrbeam {__version__}")
+    top.add_argument("command", choices=["run"], help="what to do")
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        top.parse_args(argv)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        return run_command(rest)
+    top.parse_args(argv)  # prints the usage error, exits 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

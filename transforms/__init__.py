@@ -1,0 +1,1 @@
+"""Reusable Beam transforms, model handlers and records of ocrbeam."""

@@ -1,0 +1,273 @@
+"""Pipeline configuration: one frozen pydantic model, loaded from YAML.
+
+Keys are accepted in snake_case and in the camelCase of the PaddleOCR service
+(``textDetThresh`` and ``text_det_thresh`` are the same field).  Unknown keys
+are rejected with a message naming them.  Each transform receives only its own
+section (``render``, ``ocr``, ``sink``...), never the whole config.
+
+Example:
+    >>> cfg = load_config(None, ["ocr.textDetThresh=0.4", "render.dpi=200"])
+    >>> cfg.ocr.text_det_thresh, cfg.render.dpi
+    (0.4, 200)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+
+class ConfigError(ValueError):
+    """A configuration the user wrote is invalid; the message says where."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+
+class RenderConfig(_Section):
+    """How documents are turned into page images."""
+
+    dpi: int = Field(150, gt=0, le=1200, description="PDF rendering resolution.")
+    max_pages: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Render at most this many pages per document; the pages "
+        "beyond are reported in errors/ (never dropped silently). None: all.",
+    )
+    png_compress_level: int = Field(
+        1,
+        ge=0,
+        le=9,
+        description="zlib level of the PNG that carries each page between "
+        "stages (1: fast, larger; 9: slow, smaller).",
+    )
+
+
+class PPOCRv5Config(_Section):
+    """PP-OCRv5 general OCR engine: the service's ``POST /ocr`` parameters."""
+
+    kind: Literal["ppocrv5"] = Field("ppocrv5", description="Engine variant.")
+    backend: Literal["onnxruntime", "paddle"] = Field(
+        "onnxruntime",
+        description="Inference engine: onnxruntime (CPU default, bundled ONNX "
+        "weights) or paddle (Paddle Inference; the path GPU workers take).",
+    )
+    device: str = Field(
+        "cpu", description="'cpu', or 'gpu' / 'gpu:N' for a CUDA device."
+    )
+    text_detection_model_name: str = Field(
+        "PP-OCRv5_mobile_det",
+        description="Detection model name; must match the model dir's "
+        "inference.yml.",
+    )
+    text_detection_model_dir: Optional[str] = Field(
+        None,
+        description="Detection model directory (local path). None: the bundled "
+        "PP-OCRv5 mobile weights installed with ocrbeam.",
+    )
+    text_recognition_model_name: str = Field(
+        "PP-OCRv5_mobile_rec", description="Recognition model name."
+    )
+    text_recognition_model_dir: Optional[str] = Field(
+        None,
+        description="Recognition model directory. None: the bundled weights.",
+    )
+    use_doc_orientation_classify: bool = Field(
+        False,
+        description="Detect and undo 0/90/180/270 page rotation. Needs "
+        "docOrientationClassifyModelDir.",
+    )
+    doc_orientation_classify_model_dir: Optional[str] = Field(
+        None, description="Document orientation model directory."
+    )
+    use_doc_unwarping: bool = Field(
+        False, description="Correct curled pages (UVDoc). Needs docUnwarpingModelDir."
+    )
+    doc_unwarping_model_dir: Optional[str] = Field(
+        None, description="Document unwarping model directory."
+    )
+    use_textline_orientation: bool = Field(
+        False,
+        description="Flip text lines rotated 180 degrees. Needs "
+        "textlineOrientationModelDir.",
+    )
+    textline_orientation_model_dir: Optional[str] = Field(
+        None, description="Text-line orientation model directory."
+    )
+    text_det_limit_side_len: int = Field(
+        64, gt=0, description="Side-length limit for detection resizing."
+    )
+    text_det_limit_type: Literal["min", "max"] = Field(
+        "min",
+        description="min: shortest side at least the limit; max: longest side "
+        "at most the limit.",
+    )
+    text_det_thresh: float = Field(
+        0.3, gt=0, description="Pixel score threshold of the probability map."
+    )
+    text_det_box_thresh: float = Field(
+        0.6, gt=0, description="Mean score a detected box needs to be kept."
+    )
+    text_det_unclip_ratio: float = Field(
+        1.5, gt=0, description="How far detected boxes are expanded."
+    )
+    text_rec_score_thresh: float = Field(
+        0.0, ge=0, description="Drop recognised lines scoring lower than this."
+    )
+    text_recognition_batch_size: int = Field(
+        1,
+        gt=0,
+        description="Text lines per recognition batch (1 is fastest on CPU: "
+        "lines in a batch are padded to the widest).",
+    )
+    visualize: bool = Field(
+        False,
+        description="Also draw boxes on page images. Not implemented in this "
+        "version; true is rejected.",
+    )
+    lang: Optional[str] = Field(
+        None,
+        description="Model family (ch, en, japan, ...). Only with explicit model "
+        "dirs: ocrbeam never downloads weights.",
+    )
+    ocr_version: Optional[str] = Field(
+        None, description="PP-OCRv5, PP-OCRv4, ... Only with explicit model dirs."
+    )
+    batch_size: int = Field(
+        4, gt=0, description="Pages per RunInference batch."
+    )
+    cpu_threads: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Intra-op threads per worker process. None: 1 when the "
+        "local runner uses one process per core, else the core count.",
+    )
+    enable_mkldnn: bool = Field(
+        True,
+        description="oneDNN for the paddle backend on CPU (paddlepaddle 3.3.1 "
+        "fails with it on; ocrbeam pins 3.2.2).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "PPOCRv5Config":
+        if self.visualize:
+            raise ValueError("visualize=true is not implemented yet")
+        for flag, model_dir in (
+            ("use_doc_orientation_classify", self.doc_orientation_classify_model_dir),
+            ("use_doc_unwarping", self.doc_unwarping_model_dir),
+            ("use_textline_orientation", self.textline_orientation_model_dir),
+        ):
+            if getattr(self, flag) and not model_dir:
+                raise ValueError(
+                    f"{to_camel(flag)}=true needs its model directory "
+                    "(ocrbeam never downloads weights)"
+                )
+        if (self.lang or self.ocr_version) and not (
+            self.text_detection_model_dir and self.text_recognition_model_dir
+        ):
+            raise ValueError(
+                "lang/ocrVersion select other models: set textDetectionModelDir "
+                "and textRecognitionModelDir too (ocrbeam never downloads weights)"
+            )
+        return self
+
+
+class SinkConfig(_Section):
+    """What is written under --output."""
+
+    parquet: bool = Field(True, description="pages/ and errors/ as Parquet.")
+    jsonl: bool = Field(False, description="Also pages/ and errors/ as JSON lines.")
+    markdown_files: bool = Field(
+        False, description="Also one markdown file per page under markdown/."
+    )
+    num_shards: int = Field(
+        0, ge=0, description="Output files per table; 0 lets the runner decide."
+    )
+
+
+class PipelineConfig(_Section):
+    """The whole ocrbeam configuration."""
+
+    render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
+    ocr: PPOCRv5Config = Field(default_factory=PPOCRv5Config, description="Engine.")
+    sink: SinkConfig = Field(default_factory=SinkConfig, description="Outputs.")
+    on_error: Literal["dead_letter", "fail"] = Field(
+        "dead_letter",
+        description="dead_letter: a failing document or page becomes an errors/ "
+        "row and the run goes on; fail: the first error fails the run.",
+    )
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes page results."""
+        relevant = {"render": self.render.model_dump(), "ocr": self.ocr.model_dump()}
+        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {msg} (got {item.get('input')!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_config(path: Optional[str], overrides: Optional[list[str]] = None) -> PipelineConfig:
+    """Load a YAML config file (or the defaults) and apply ``key=value`` overrides.
+
+    Args:
+        path: YAML file, or None for the built-in defaults.
+        overrides: ``section.key=value`` strings; values are parsed as YAML.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a value is invalid.
+    """
+    tree: dict[str, Any] = {}
+    if path:
+        if not os.path.exists(path):
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping")
+        tree = loaded or {}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+    try:
+        return PipelineConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None

