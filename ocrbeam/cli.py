@@ -41,6 +41,8 @@ outputs:
                          elapsed_ms, config_hash
   OUT/errors/*.parquet   one row per failed document or page: doc_id,
                          source_uri, page_index, stage, error_type, message
+  OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
+  OUT/markdown/NAME-DOCID/page-00000.md   one file per page (sink.markdownFiles)
 
 exit status: 0 done (failures are in errors/), 1 the run failed, 2 usage or
 configuration error.

@@ -27,9 +27,10 @@ class ProgressReporter:
     worker process and are shared by every DoFn instance there.
     """
 
-    _state: dict[str, dict[str, int]] = {}
+    # Keyed by (directory, stage): one run's counts never leak into another's.
+    _state: dict[tuple, dict[str, int]] = {}
     _lock = threading.Lock()
-    _last_flush: dict[str, float] = {}
+    _last_flush: dict[tuple, float] = {}
 
     def __init__(self, directory: Optional[str], stage: str):
         self.directory = directory
@@ -38,20 +39,22 @@ class ProgressReporter:
     def add(self, **counts: int) -> None:
         if not self.directory:
             return
+        key = (self.directory, self.stage)
         with self._lock:
-            state = self._state.setdefault(self.stage, {})
-            for key, value in counts.items():
-                state[key] = state.get(key, 0) + value
-            due = time.monotonic() - self._last_flush.get(self.stage, 0.0) > 1.0
+            state = self._state.setdefault(key, {})
+            for name, value in counts.items():
+                state[name] = state.get(name, 0) + value
+            due = time.monotonic() - self._last_flush.get(key, 0.0) > 1.0
         if due:
             self.flush()
 
     def flush(self) -> None:
         if not self.directory:
             return
+        key = (self.directory, self.stage)
         with self._lock:
-            payload = json.dumps(self._state.get(self.stage, {}))
-            self._last_flush[self.stage] = time.monotonic()
+            payload = json.dumps(self._state.get(key, {}))
+            self._last_flush[key] = time.monotonic()
         path = Path(self.directory) / f"{os.getpid()}-{self.stage}.json"
         tmp = path.with_suffix(".tmp")
         try:

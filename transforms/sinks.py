@@ -7,7 +7,10 @@ Layout under the output prefix::
 
     pages/pages-SSSSS-of-NNNNN.parquet      one row per page (PageResult)
     errors/errors-SSSSS-of-NNNNN.parquet    one row per failure (DeadLetter)
-    pages/pages-*.jsonl, errors/errors-*.jsonl    (sink.jsonl)
+    jsonl/pages/pages-*.jsonl, jsonl/errors/errors-*.jsonl   (sink.jsonl)
+
+JSON lines live apart from the Parquet folders so that ``pages/`` and ``errors/``
+each read as one Parquet dataset (pyarrow, BigQuery external tables, Spark).
     markdown/<name>-<doc_id[:12]>/page-00000.md   (sink.markdownFiles)
 """
 
@@ -59,6 +62,7 @@ class _WriteTable(beam.PTransform):
     def __init__(self, output: str, name: str, config: SinkConfig):
         super().__init__()
         self._prefix = join_uri(output, name, name)
+        self._jsonl_prefix = join_uri(output, "jsonl", name, name)
         self._config = config
 
     def expand(self, rows):
@@ -80,7 +84,7 @@ class _WriteTable(beam.PTransform):
                 | "ToJson" >> beam.Map(_to_json_line)
                 | "JsonLines"
                 >> beam.io.WriteToText(
-                    self._prefix,
+                    self._jsonl_prefix,
                     file_name_suffix=".jsonl",
                     num_shards=self._config.num_shards,
                 )

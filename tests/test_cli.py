@@ -1,0 +1,98 @@
+"""The ``ocrbeam`` command as a user runs it."""
+
+import shutil
+import subprocess
+import sys
+
+import pyarrow.dataset as ds
+import pytest
+
+from ocrbeam.cli import main
+from ocrbeam.transforms.records import DeadLetter, PageResult
+
+
+def _ocrbeam():
+    exe = shutil.which("ocrbeam")
+    return [exe] if exe else [sys.executable, "-m", "ocrbeam"]
+
+
+@pytest.mark.model
+@pytest.mark.pipeline
+def test_run_command_end_to_end(mixed_folder, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        _ocrbeam()
+        + ["run", "--input", str(mixed_folder), "--output", str(out),
+           "--set", "render.dpi=100", "--set", "sink.jsonl=true",
+           "--set", "sink.markdownFiles=true"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "progress:" in proc.stderr and "run summary" in proc.stderr
+    pages = ds.dataset(str(out / "pages"), format="parquet").to_table()
+    errors = ds.dataset(str(out / "errors"), format="parquet").to_table()
+    # The Parquet schema is the record type's, column for column.
+    assert pages.schema.names == list(PageResult._fields)
+    assert errors.schema.names == list(DeadLetter._fields)
+    rows = sorted(
+        (r["source_uri"].rsplit("/", 1)[1], r["page_index"], r["page_count"])
+        for r in pages.to_pylist()
+    )
+    assert rows == [("scan.png", 0, 1), ("two-pages.pdf", 0, 2), ("two-pages.pdf", 1, 2)]
+    assert all(len(r["doc_id"]) == 64 for r in pages.to_pylist())
+    kinds = sorted(r["error_type"] for r in errors.to_pylist())
+    assert kinds == ["encrypted_pdf", "unsupported_format"]
+    assert list((out / "jsonl" / "pages").glob("*.jsonl"))
+    assert len(list((out / "markdown").glob("*/page-*.md"))) == 3
+
+
+def test_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--input", "--output", "--config", "--set", "--workers", "--runner",
+                 "textDetThresh", "errors/"):
+        assert flag in text, flag
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--output", "OUT"], "--input is required"),
+        (["--input", "IN"], "--output is required"),
+        (["--input", "MISSING", "--output", "OUT"], "matches no file"),
+        (["--input", "IN", "--output", "OUT", "--set", "ocr.textDetTresh=1"],
+         "ocr.textDetTresh: unknown key"),
+        (["--input", "IN", "--output", "OUT", "--config", "nope.yaml"],
+         "config file not found"),
+    ],
+)
+def test_user_mistakes_give_one_message_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"x")
+    subst = {"IN": str(tmp_path / "in"), "OUT": str(tmp_path / "out"),
+             "MISSING": str(tmp_path / "missing"), "nope.yaml": str(tmp_path / "n.yaml")}
+    code = main(["run"] + [subst.get(a, a) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_unwritable_output(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"x")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code = main(["run", "--input", str(tmp_path / "in"), "--output", str(blocker / "out")])
+    assert code == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "ocrbeam" in capsys.readouterr().out

@@ -1,0 +1,117 @@
+from pathlib import Path
+
+import pytest
+
+from ocrbeam.transforms.config import ConfigError, PipelineConfig, load_config
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+def test_defaults_match_the_service_defaults():
+    cfg = load_config(None)
+    assert cfg.ocr.text_det_limit_side_len == 64
+    assert cfg.ocr.text_det_limit_type == "min"
+    assert cfg.ocr.text_det_thresh == 0.3
+    assert cfg.ocr.text_det_box_thresh == 0.6
+    assert cfg.ocr.text_det_unclip_ratio == 1.5
+    assert cfg.ocr.text_rec_score_thresh == 0.0
+    assert cfg.ocr.backend == "onnxruntime"
+    assert cfg.render.dpi == 150
+    assert cfg.render.max_pages is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "ocr.textDetThresh=0.45",
+        "ocr.text_det_thresh=0.45",
+    ],
+)
+def test_camel_and_snake_case_are_the_same_field(key):
+    assert load_config(None, [key]).ocr.text_det_thresh == 0.45
+
+
+def test_every_service_parameter_is_accepted_in_camel_case(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """
+ocr:
+  useDocOrientationClassify: false
+  useDocUnwarping: false
+  useTextlineOrientation: false
+  textDetLimitSideLen: 960
+  textDetLimitType: max
+  textDetThresh: 0.35
+  textDetBoxThresh: 0.55
+  textDetUnclipRatio: 1.6
+  textRecScoreThresh: 0.2
+  visualize: false
+"""
+    )
+    ocr = load_config(str(path)).ocr
+    assert (ocr.text_det_limit_side_len, ocr.text_det_limit_type) == (960, "max")
+    assert ocr.text_det_unclip_ratio == 1.6 and ocr.text_rec_score_thresh == 0.2
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("ocr:\n  textDetTresh: 0.4\n")
+    with pytest.raises(ConfigError, match=r"ocr\.textDetTresh: unknown key"):
+        load_config(str(path))
+
+
+def test_unknown_section_is_named():
+    with pytest.raises(ConfigError, match=r"renderer: unknown key"):
+        load_config(None, ["renderer.dpi=100"])
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("ocr.textDetLimitType=avg", "ocr.textDetLimitType"),
+        ("ocr.textDetThresh=-1", "ocr.textDetThresh"),
+        ("render.dpi=0", "render.dpi"),
+        ("ocr.useDocOrientationClassify=true", "needs its model directory"),
+        ("ocr.lang=japan", "never downloads weights"),
+        ("ocr.visualize=true", "not implemented"),
+    ],
+)
+def test_invalid_values_give_one_readable_message(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert fragment in str(err.value)
+    assert "Traceback" not in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ocr: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(bad))
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["render.dpi"])
+
+
+def test_config_is_frozen():
+    cfg = load_config(None)
+    with pytest.raises(Exception):
+        cfg.render.dpi = 10  # type: ignore[misc]
+
+
+def test_fingerprint_changes_with_results_relevant_settings_only():
+    base = load_config(None)
+    assert base.fingerprint() == load_config(None).fingerprint()
+    assert base.fingerprint() != load_config(None, ["render.dpi=200"]).fingerprint()
+    assert base.fingerprint() == load_config(None, ["sink.jsonl=true"]).fingerprint()
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_load(path):
+    assert isinstance(load_config(str(path)), PipelineConfig)
+
+
+def test_shipped_configs_exist():
+    names = {p.name for p in CONFIGS}
+    assert {"cpu.yaml", "gpu-ppocrv5.yaml"} <= names

@@ -1,0 +1,114 @@
+"""The real PP-OCRv5 mobile models (bundled weights, CPU)."""
+
+import pytest
+
+from docs import SENTENCES, encode, pdf_of_pages, text_image
+from ocrbeam.transforms.config import RenderConfig
+from ocrbeam.transforms.pdf import render_pdf
+from ocrbeam.transforms.quality import cer
+from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
+
+pytestmark = pytest.mark.model
+
+
+def _page(img, index=0, count=1, uri="mem://doc.png"):
+    return PageImage("d" * 64, uri, index, count, img.width, img.height, encode(img))
+
+
+def test_known_text_in_an_image_comes_back(ppocr_handler, ppocr_engine):
+    lines = SENTENCES[:4]
+    [row] = ppocr_handler.run_inference([_page(text_image(lines))], ppocr_engine)
+    assert isinstance(row, PageResult)
+    assert cer("\n".join(lines), row.text) < 0.05, row.text
+    assert row.line_count == 4 and row.mean_score > 0.9
+    assert row.engine == "ppocrv5/onnxruntime"
+    assert row.model == "PP-OCRv5_mobile_det+PP-OCRv5_mobile_rec"
+
+
+def test_known_text_in_a_rendered_pdf_comes_back(ppocr_handler, ppocr_engine):
+    pages = [SENTENCES[0:3], SENTENCES[3:6]]
+    rendered = list(render_pdf(pdf_of_pages(pages), RenderConfig(dpi=100)))
+    batch = [_page(img, i, n, "mem://doc.pdf") for i, n, img in rendered]
+    rows = ppocr_handler.run_inference(batch, ppocr_engine)
+    assert [(r.page_index, r.page_count) for r in rows] == [(0, 2), (1, 2)]
+    for row, truth in zip(rows, pages):
+        assert cer("\n".join(truth), row.text) < 0.05, row.text
+
+
+def test_result_json_has_the_service_pruned_result_shape(ppocr_handler, ppocr_engine):
+    import json
+
+    [row] = ppocr_handler.run_inference([_page(text_image(SENTENCES[:1]))], ppocr_engine)
+    result = json.loads(row.result_json)
+    for key in (
+        "model_settings",
+        "dt_polys",
+        "text_det_params",
+        "text_type",
+        "text_rec_score_thresh",
+        "rec_texts",
+        "rec_scores",
+        "rec_polys",
+        "rec_boxes",
+    ):
+        assert key in result, key
+    assert "input_path" not in result and "page_index" not in result
+    assert result["text_det_params"]["limit_side_len"] == 64
+    assert len(result["rec_boxes"][0]) == 4
+
+
+def test_blank_page_gives_an_empty_row(ppocr_handler, ppocr_engine):
+    from PIL import Image
+
+    [row] = ppocr_handler.run_inference(
+        [_page(Image.new("RGB", (600, 400), "white"))], ppocr_engine
+    )
+    assert row.text == "" and row.line_count == 0 and row.mean_score is None
+
+
+def test_a_failing_page_does_not_take_its_batch_down(ppocr_handler, ppocr_engine):
+    good = _page(text_image(SENTENCES[:1]))
+    broken = good._replace(image=b"\x89PNG\r\n\x1a\nnot really", page_index=1)
+    rows = ppocr_handler.run_inference([good, broken], ppocr_engine)
+    assert isinstance(rows[0], PageResult)
+    assert isinstance(rows[1], DeadLetter)
+    assert rows[1].stage == "ocr" and rows[1].error_type == "ocr_failed"
+    assert rows[1].page_index == 1
+
+
+def test_detection_parameters_reach_the_engine():
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    cfg = load_config(None, ["ocr.textDetLimitType=max", "ocr.textDetLimitSideLen=960",
+                             "ocr.textRecScoreThresh=0.5"])
+    handler = PPOCRv5ModelHandler(cfg.ocr, "h", cpu_threads=1)
+    kwargs = handler.predict_kwargs()
+    assert kwargs["text_det_limit_type"] == "max"
+    assert kwargs["text_det_limit_side_len"] == 960
+    assert kwargs["text_rec_score_thresh"] == 0.5
+    init = handler.pipeline_kwargs()
+    assert init["engine"] == "onnxruntime"
+    assert init["engine_config"]["intra_op_num_threads"] == 1
+    from pathlib import Path
+
+    for key in ("text_detection_model_dir", "text_recognition_model_dir"):
+        folder = Path(init[key])
+        assert (folder / "inference.onnx").is_file()
+        assert (folder / "inference.yml").is_file()
+
+
+def test_paddle_backend_reads_the_same_text():
+    pytest.importorskip(
+        "paddle", reason="the paddle backend needs the [paddle] extra (paddlepaddle)"
+    )
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    cfg = load_config(None, ["ocr.backend=paddle"])
+    handler = PPOCRv5ModelHandler(cfg.ocr, "h", cpu_threads=2)
+    engine = handler.load_model()
+    lines = SENTENCES[:2]
+    [row] = handler.run_inference([_page(text_image(lines))], engine)
+    assert row.engine == "ppocrv5/paddle"
+    assert cer("\n".join(lines), row.text) < 0.05, row.text

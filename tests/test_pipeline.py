@@ -1,0 +1,106 @@
+"""The batch graph on Beam runners, with the real PP-OCRv5 models."""
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from docs import SENTENCES, encode, pdf_of_pages, text_image
+from ocrbeam.pipelines.batch import build_pipeline
+from ocrbeam.transforms.config import load_config
+from ocrbeam.transforms.quality import cer
+
+pytestmark = [pytest.mark.model, pytest.mark.pipeline]
+
+TRUTH = {
+    ("two-pages.pdf", 0): SENTENCES[0:2],
+    ("two-pages.pdf", 1): SENTENCES[2:4],
+    ("scan.png", 0): SENTENCES[4:6],
+}
+
+
+def _page_key(row):
+    return (row.source_uri.rsplit("/", 1)[1], row.page_index, row.page_count)
+
+
+def _dead_key(row):
+    return (row.source_uri.rsplit("/", 1)[1], row.page_index, row.stage, row.error_type)
+
+
+def _text_matches_truth(rows):
+    for row in rows:
+        truth = "\n".join(TRUTH[(row.source_uri.rsplit("/", 1)[1], row.page_index)])
+        if cer(truth, row.text) >= 0.05:
+            raise AssertionError(f"CER too high on {row.source_uri}: {row.text!r}")
+
+
+def _counter(result, name, namespace="ocrbeam.ppocrv5"):
+    query = MetricsFilter().with_namespace(namespace).with_name(name)
+    found = result.metrics().query(query)["counters"]
+    return sum(c.committed or c.attempted or 0 for c in found)
+
+
+def test_mixed_folder_gives_pages_and_typed_dead_letters(mixed_folder):
+    config = load_config(None, ["render.dpi=100", "ocr.batchSize=2"])
+    pipeline = TestPipeline(runner="FnApiRunner")
+    out = build_pipeline(pipeline, [str(mixed_folder)], None, config, cpu_threads=2)
+    assert_that(
+        out.pages | "PageKeys" >> beam.Map(_page_key),
+        equal_to(
+            [("two-pages.pdf", 0, 2), ("two-pages.pdf", 1, 2), ("scan.png", 0, 1)]
+        ),
+        label="one row per page, right index and count",
+    )
+    assert_that(out.pages, _text_matches_truth, label="known text comes back")
+    assert_that(
+        out.dead_letters | "DeadKeys" >> beam.Map(_dead_key),
+        equal_to(
+            [
+                ("locked.pdf", None, "split", "encrypted_pdf"),
+                ("notes.pdf", None, "split", "unsupported_format"),
+            ]
+        ),
+        label="bad documents become typed dead letters",
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    # In-memory runner: one process, so exactly one model load for all pages.
+    assert _counter(result, "model_loads") == 1
+    assert _counter(result, "pages") == 3
+
+
+def test_model_loads_once_per_worker_process(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        pdf = pdf_of_pages([SENTENCES[i : i + 1], SENTENCES[i + 1 : i + 2]])
+        (folder / f"doc{i}.pdf").write_bytes(pdf)
+    config = load_config(None, ["render.dpi=100", "ocr.batchSize=1"])
+    options = PipelineOptions(
+        direct_running_mode="multi_processing", direct_num_workers=2
+    )
+    pipeline = TestPipeline(runner="FnApiRunner", options=options)
+    out = build_pipeline(pipeline, [str(folder)], None, config, cpu_threads=1)
+    assert_that(
+        out.pages | "Keys" >> beam.Map(_page_key),
+        equal_to([(f"doc{i}.pdf", p, 2) for i in range(3) for p in range(2)]),
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    loads = _counter(result, "model_loads")
+    pages = _counter(result, "pages")
+    assert pages == 6
+    # Six pages in batches of one went through at most two worker processes,
+    # each of which built the model once.
+    assert 1 <= loads <= 2, loads
+
+
+def test_fail_mode_propagates_errors(tmp_path):
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.7 truncated")
+    config = load_config(None, ["onError=fail"])
+    pipeline = TestPipeline(runner="FnApiRunner")
+    build_pipeline(pipeline, [str(tmp_path)], None, config)
+    with pytest.raises(Exception, match="pdfium|corrupt|SplitError"):
+        pipeline.run().wait_until_finish()
