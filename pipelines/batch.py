@@ -16,8 +16,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -25,7 +26,6 @@ from apache_beam.options.pipeline_options import (
     PipelineOptions,
     StandardOptions,
 )
-
 from ocrbeam.transforms.config import PipelineConfig, load_config
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.ocr import OcrPages
@@ -100,7 +100,9 @@ def _check_output_writable(output: str) -> None:
         raise UsageError(f"output {output} is not writable: {exc}") from None
 
 
-def _apply_local_defaults(options: PipelineOptions, workers: Optional[int]) -> Optional[int]:
+def _apply_local_defaults(
+    options: PipelineOptions, workers: Optional[int]
+) -> Optional[int]:
     """Default to FnApiRunner, one process per core; return threads per process."""
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
@@ -119,7 +121,9 @@ def _apply_local_defaults(options: PipelineOptions, workers: Optional[int]) -> O
     return None
 
 
-def run(argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None):
+def run(
+    argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None
+):
     """Parse options and run the batch pipeline; returns the ``PipelineResult``.
 
     Raises:

@@ -6,9 +6,9 @@ import sys
 
 import pyarrow.dataset as ds
 import pytest
+from ocrbeam.transforms.records import DeadLetter, PageResult
 
 from ocrbeam.cli import main
-from ocrbeam.transforms.records import DeadLetter, PageResult
 
 
 def _ocrbeam():
@@ -22,9 +22,19 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
         _ocrbeam()
-        + ["run", "--input", str(mixed_folder), "--output", str(out),
-           "--set", "render.dpi=100", "--set", "sink.jsonl=true",
-           "--set", "sink.markdownFiles=true"],
+        + [
+            "run",
+            "--input",
+            str(mixed_folder),
+            "--output",
+            str(out),
+            "--set",
+            "render.dpi=100",
+            "--set",
+            "sink.jsonl=true",
+            "--set",
+            "sink.markdownFiles=true",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -41,7 +51,11 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
         (r["source_uri"].rsplit("/", 1)[1], r["page_index"], r["page_count"])
         for r in pages.to_pylist()
     )
-    assert rows == [("scan.png", 0, 1), ("two-pages.pdf", 0, 2), ("two-pages.pdf", 1, 2)]
+    assert rows == [
+        ("scan.png", 0, 1),
+        ("two-pages.pdf", 0, 2),
+        ("two-pages.pdf", 1, 2),
+    ]
     assert all(len(r["doc_id"]) == 64 for r in pages.to_pylist())
     kinds = sorted(r["error_type"] for r in errors.to_pylist())
     assert kinds == ["encrypted_pdf", "unsupported_format"]
@@ -54,8 +68,16 @@ def test_help_documents_the_options(capsys):
         main(["run", "--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--input", "--output", "--config", "--set", "--workers", "--runner",
-                 "textDetThresh", "errors/"):
+    for flag in (
+        "--input",
+        "--output",
+        "--config",
+        "--set",
+        "--workers",
+        "--runner",
+        "textDetThresh",
+        "errors/",
+    ):
         assert flag in text, flag
 
 
@@ -65,17 +87,25 @@ def test_help_documents_the_options(capsys):
         (["--output", "OUT"], "--input is required"),
         (["--input", "IN"], "--output is required"),
         (["--input", "MISSING", "--output", "OUT"], "matches no file"),
-        (["--input", "IN", "--output", "OUT", "--set", "ocr.textDetTresh=1"],
-         "ocr.textDetTresh: unknown key"),
-        (["--input", "IN", "--output", "OUT", "--config", "nope.yaml"],
-         "config file not found"),
+        (
+            ["--input", "IN", "--output", "OUT", "--set", "ocr.textDetTresh=1"],
+            "ocr.textDetTresh: unknown key",
+        ),
+        (
+            ["--input", "IN", "--output", "OUT", "--config", "nope.yaml"],
+            "config file not found",
+        ),
     ],
 )
 def test_user_mistakes_give_one_message_and_exit_2(tmp_path, capsys, args, message):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.png").write_bytes(b"x")
-    subst = {"IN": str(tmp_path / "in"), "OUT": str(tmp_path / "out"),
-             "MISSING": str(tmp_path / "missing"), "nope.yaml": str(tmp_path / "n.yaml")}
+    subst = {
+        "IN": str(tmp_path / "in"),
+        "OUT": str(tmp_path / "out"),
+        "MISSING": str(tmp_path / "missing"),
+        "nope.yaml": str(tmp_path / "n.yaml"),
+    }
     code = main(["run"] + [subst.get(a, a) for a in args])
     err = capsys.readouterr().err
     assert code == 2
@@ -87,7 +117,9 @@ def test_unwritable_output(tmp_path, capsys):
     (tmp_path / "in" / "a.png").write_bytes(b"x")
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    code = main(["run", "--input", str(tmp_path / "in"), "--output", str(blocker / "out")])
+    code = main(
+        ["run", "--input", str(tmp_path / "in"), "--output", str(blocker / "out")]
+    )
     assert code == 2
     assert "not writable" in capsys.readouterr().err
 

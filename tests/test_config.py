@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from ocrbeam.transforms.config import ConfigError, PipelineConfig, load_config
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -96,7 +95,9 @@ def test_missing_and_malformed_files(tmp_path):
 
 def test_config_is_frozen():
     cfg = load_config(None)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         cfg.render.dpi = 10  # type: ignore[misc]
 
 

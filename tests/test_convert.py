@@ -95,7 +95,11 @@ def test_to_page_result_fills_every_column():
         "dt_polys": [],
     }
     row = to_page_result(
-        page, raw, engine="ppocrv5/onnxruntime", model="m", elapsed_ms=1.23456,
+        page,
+        raw,
+        engine="ppocrv5/onnxruntime",
+        model="m",
+        elapsed_ms=1.23456,
         config_hash="c",
     )
     assert row.text == "Hello\nWorld"

@@ -1,7 +1,6 @@
 """The real PP-OCRv5 mobile models (bundled weights, CPU)."""
 
 import pytest
-
 from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
 from ocrbeam.transforms.pdf import render_pdf
@@ -31,14 +30,16 @@ def test_known_text_in_a_rendered_pdf_comes_back(ppocr_handler, ppocr_engine):
     batch = [_page(img, i, n, "mem://doc.pdf") for i, n, img in rendered]
     rows = ppocr_handler.run_inference(batch, ppocr_engine)
     assert [(r.page_index, r.page_count) for r in rows] == [(0, 2), (1, 2)]
-    for row, truth in zip(rows, pages):
+    for row, truth in zip(rows, pages, strict=True):
         assert cer("\n".join(truth), row.text) < 0.05, row.text
 
 
 def test_result_json_has_the_service_pruned_result_shape(ppocr_handler, ppocr_engine):
     import json
 
-    [row] = ppocr_handler.run_inference([_page(text_image(SENTENCES[:1]))], ppocr_engine)
+    [row] = ppocr_handler.run_inference(
+        [_page(text_image(SENTENCES[:1]))], ppocr_engine
+    )
     result = json.loads(row.result_json)
     for key in (
         "model_settings",
@@ -80,8 +81,14 @@ def test_detection_parameters_reach_the_engine():
     from ocrbeam.transforms.config import load_config
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
-    cfg = load_config(None, ["ocr.textDetLimitType=max", "ocr.textDetLimitSideLen=960",
-                             "ocr.textRecScoreThresh=0.5"])
+    cfg = load_config(
+        None,
+        [
+            "ocr.textDetLimitType=max",
+            "ocr.textDetLimitSideLen=960",
+            "ocr.textRecScoreThresh=0.5",
+        ],
+    )
     handler = PPOCRv5ModelHandler(cfg.ocr, "h", cpu_threads=1)
     kwargs = handler.predict_kwargs()
     assert kwargs["text_det_limit_type"] == "max"

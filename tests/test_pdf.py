@@ -1,8 +1,6 @@
 import io
 
 import pytest
-from PIL import Image
-
 from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
 from ocrbeam.transforms.pdf import (
@@ -15,6 +13,7 @@ from ocrbeam.transforms.pdf import (
 )
 from ocrbeam.transforms.progress import ProgressReporter
 from ocrbeam.transforms.records import DeadLetter, DocumentBlob, PageImage
+from PIL import Image
 
 
 @pytest.mark.parametrize(

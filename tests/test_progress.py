@@ -46,6 +46,8 @@ def test_monitor_prints_a_final_line(tmp_path):
     ProgressReporter(str(tmp_path), "ocr").flush()
     monitor = ProgressMonitor(str(tmp_path), interval=0.05, stream=stream).start()
     monitor.stop()
-    assert stream.getvalue().splitlines()[-1].startswith(
-        "progress: documents 0 | pages 1/0 done"
+    assert (
+        stream.getvalue()
+        .splitlines()[-1]
+        .startswith("progress: documents 0 | pages 1/0 done")
     )

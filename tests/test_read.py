@@ -1,5 +1,4 @@
 import fsspec
-
 from ocrbeam.transforms.read import expand_input, input_matches_anything
 
 

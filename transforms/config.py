@@ -70,8 +70,7 @@ class PPOCRv5Config(_Section):
     )
     text_detection_model_name: str = Field(
         "PP-OCRv5_mobile_det",
-        description="Detection model name; must match the model dir's "
-        "inference.yml.",
+        description="Detection model name; must match the model dir's inference.yml.",
     )
     text_detection_model_dir: Optional[str] = Field(
         None,
@@ -146,9 +145,7 @@ class PPOCRv5Config(_Section):
     ocr_version: Optional[str] = Field(
         None, description="PP-OCRv5, PP-OCRv4, ... Only with explicit model dirs."
     )
-    batch_size: int = Field(
-        4, gt=0, description="Pages per RunInference batch."
-    )
+    batch_size: int = Field(4, gt=0, description="Pages per RunInference batch.")
     cpu_threads: Optional[int] = Field(
         None,
         gt=0,
@@ -162,7 +159,7 @@ class PPOCRv5Config(_Section):
     )
 
     @model_validator(mode="after")
-    def _check(self) -> "PPOCRv5Config":
+    def _check(self) -> PPOCRv5Config:
         if self.visualize:
             raise ValueError("visualize=true is not implemented yet")
         for flag, model_dir in (
@@ -240,7 +237,9 @@ def _format_validation_error(err: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def load_config(path: Optional[str], overrides: Optional[list[str]] = None) -> PipelineConfig:
+def load_config(
+    path: Optional[str], overrides: Optional[list[str]] = None
+) -> PipelineConfig:
     """Load a YAML config file (or the defaults) and apply ``key=value`` overrides.
 
     Args:

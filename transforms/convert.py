@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Optional
 
 from .records import PageImage, PageResult
 
@@ -90,12 +91,12 @@ def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
     right_edge = max(line.x2 for line in lines)
     left_edge = min(line.x1 for line in lines)
     paragraphs: list[list[Line]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         gap = line.y1 - prev.y2
         width = right_edge - left_edge or 1.0
         prev_short = (right_edge - prev.x2) > 0.15 * width
-        size_change = (
-            abs(line.height - prev.height) > 0.3 * min(line.height, prev.height)
+        size_change = abs(line.height - prev.height) > 0.3 * min(
+            line.height, prev.height
         )
         new_para = (
             gap > 0.7 * median_h

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -86,9 +87,11 @@ class OcrPages(beam.PTransform):
             outcomes = pages | "RunInference" >> RunInference(self._handler)
             batch_dead = None
         else:
-            outcomes, failed = pages | "RunInference" >> RunInference(
-                self._handler
-            ).with_exception_handling()
+            outcomes, failed = (
+                pages
+                | "RunInference"
+                >> RunInference(self._handler).with_exception_handling()
+            )
             batch_dead = failed.failed_inferences | "BatchFailures" >> beam.ParDo(
                 _BatchFailuresToDeadLetters(self._config_hash, self._progress)
             ).with_output_types(DeadLetter)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -83,9 +84,7 @@ def pdf_page_count(data: bytes) -> int:
             pdf.close()
 
 
-def render_pdf(
-    data: bytes, config: RenderConfig
-) -> Iterator[tuple[int, int, object]]:
+def render_pdf(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, object]]:
     """Yield ``(page_index, page_count, PIL.Image)`` for each page to process.
 
     Rendering holds the pdfium lock per page, not per document, so other threads
@@ -108,8 +107,10 @@ def render_pdf(
     try:
         if page_count == 0:
             raise SplitError("empty_pdf", "the PDF has no pages")
-        limit = page_count if config.max_pages is None else min(
-            page_count, config.max_pages
+        limit = (
+            page_count
+            if config.max_pages is None
+            else min(page_count, config.max_pages)
         )
         scale = config.dpi / 72.0
         for index in range(limit):
@@ -134,7 +135,9 @@ def image_frames(data: bytes) -> Iterator[tuple[int, int, object]]:
         img = Image.open(io.BytesIO(data))
         frame_count = getattr(img, "n_frames", 1)
     except (UnidentifiedImageError, OSError) as exc:
-        raise SplitError("corrupt_image", f"the image cannot be decoded: {exc}")
+        raise SplitError(
+            "corrupt_image", f"the image cannot be decoded: {exc}"
+        ) from None
     for index in range(frame_count):
         try:
             img.seek(index)
@@ -142,7 +145,7 @@ def image_frames(data: bytes) -> Iterator[tuple[int, int, object]]:
         except (OSError, ValueError, EOFError) as exc:
             raise SplitError(
                 "corrupt_image", f"frame {index} cannot be decoded: {exc}"
-            )
+            ) from None
         yield index, frame_count, frame
 
 

@@ -84,8 +84,13 @@ def _fmt_duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def format_progress(totals: dict[str, int], elapsed_s: float, rate: Optional[float]) -> str:
-    """One human line, e.g. ``pages 34/120 done (1 failed) | 0.52 pages/s | ~2m45s left``."""
+def format_progress(
+    totals: dict[str, int], elapsed_s: float, rate: Optional[float]
+) -> str:
+    """One human line.
+
+    e.g. ``pages 34/120 done (1 failed) | 0.52 pages/s | ~2m45s left``.
+    """
     found = totals.get("pages_found", 0)
     done = totals.get("pages_done", 0)
     failed = totals.get("pages_failed", 0)
@@ -105,17 +110,21 @@ def format_progress(totals: dict[str, int], elapsed_s: float, rate: Optional[flo
 class ProgressMonitor:
     """Launcher-side thread printing aggregated progress every ``interval`` s."""
 
-    def __init__(self, directory: str, interval: float = 5.0, stream: TextIO = sys.stderr):
+    def __init__(
+        self, directory: str, interval: float = 5.0, stream: TextIO = sys.stderr
+    ):
         self.directory = directory
         self.interval = interval
         self.stream = stream
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ocrbeam-progress", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="ocrbeam-progress", daemon=True
+        )
         self._start = time.monotonic()
         self._first_done_at: Optional[tuple[float, int]] = None
         self._last_line = ""
 
-    def start(self) -> "ProgressMonitor":
+    def start(self) -> ProgressMonitor:
         self._thread.start()
         return self
 

@@ -8,7 +8,7 @@ hidden files skipped) or a glob.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
@@ -40,7 +40,9 @@ def expand_input(pattern: str) -> Iterator[DocumentRef]:
     fs, path = fsspec.core.url_to_fs(pattern)
     if _GLOB_CHARS & set(path):
         found = fs.glob(path, detail=True)
-        entries = {p: info for p, info in found.items() if info.get("type") != "directory"}
+        entries = {
+            p: info for p, info in found.items() if info.get("type") != "directory"
+        }
     elif fs.isdir(path):
         entries = {
             p: info

@@ -9,7 +9,6 @@ Every record carries ``source_uri`` and, once the bytes have been read,
 input and reruns can deduplicate.
 """
 
-
 from typing import NamedTuple, Optional
 
 import apache_beam as beam

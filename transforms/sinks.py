@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
 

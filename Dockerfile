@@ -1,0 +1,70 @@
+# Custom Apache Beam SDK worker image for ocrbeam on GPU workers
+# (Dataflow: --sdk_container_image; Flink portable runner: --environment_type=DOCKER
+#  --environment_config=IMAGE).
+#
+#   docker build -t REGION-docker.pkg.dev/PROJECT/ocrbeam/worker:0.1.0 .
+#   docker build --build-arg ENGINE=cpu -t .../worker-cpu:0.1.0 .
+#
+# ENGINE=gpu (default) installs paddlepaddle-gpu for the `paddle` backend
+# (configs/gpu-ppocrv5.yaml) and onnxruntime-gpu for onnxruntime on CUDA;
+# ENGINE=cpu keeps onnxruntime on CPU plus paddlepaddle 3.2.2.
+# The PP-OCRv5 weights are baked in under /opt/ocrbeam/models, where
+# configs/gpu-ppocrv5.yaml expects them: workers never download weights.
+
+ARG PYTHON_VERSION=3.11
+ARG BEAM_VERSION=2.77.0
+
+# The Beam SDK container supplies the worker boot entrypoint (/opt/apache/beam).
+FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION} AS beam_sdk
+
+FROM python:${PYTHON_VERSION}-slim-bookworm
+ARG ENGINE=gpu
+# Paddle's own wheel index for CUDA 12.6 builds of paddlepaddle-gpu.
+ARG PADDLE_GPU_INDEX=https://www.paddlepaddle.org.cn/packages/stable/cu126/
+ARG PADDLE_GPU_VERSION=3.2.2
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK=True \
+    OCRBEAM_CACHE_DIR=/opt/ocrbeam/cache
+
+# OpenCV (pulled in by paddlex) needs these shared libraries at import time.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/ocrbeam/src
+COPY pyproject.toml setup.py README.md ./
+COPY ocrbeam ./ocrbeam
+COPY transforms ./transforms
+COPY pipelines ./pipelines
+COPY configs /opt/ocrbeam/configs
+
+# The project with its pinned Beam, PaddleOCR and bundled weights, then the
+# engine for this image's device.
+RUN pip install . \
+ && if [ "$ENGINE" = "gpu" ]; then \
+      pip uninstall -y onnxruntime \
+      && pip install "onnxruntime-gpu>=1.20,<2" \
+      && pip install "paddlepaddle-gpu==${PADDLE_GPU_VERSION}" -i "${PADDLE_GPU_INDEX}"; \
+    else \
+      pip install "paddlepaddle==3.2.2"; \
+    fi
+
+# Bake the weights where configs/gpu-ppocrv5.yaml points, and pre-assemble the
+# ONNX model folders so the first page on a worker pays no setup.
+RUN python - <<'PY'
+import shutil
+from pathlib import Path
+from ocrbeam.transforms.weights import bundled_model_dirs, paddle_model_dir
+target = Path("/opt/ocrbeam/models")
+for name in ("PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"):
+    shutil.copytree(paddle_model_dir(name), target / name, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".cache", ".gitattributes", "README.md"))
+print(bundled_model_dirs("onnxruntime"))
+PY
+
+# Beam's worker boot program: Dataflow and Flink start the container with it.
+COPY --from=beam_sdk /opt/apache/beam /opt/apache/beam
+WORKDIR /opt/ocrbeam
+ENTRYPOINT ["/opt/apache/beam/boot"]

@@ -1,0 +1,66 @@
+"""Shared helpers of the benchmarks: pages rendered from real PDFs, timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+#: Real born-digital PDFs (py-pdf sample files, CC-BY-SA-4.0; see tests/data).
+PDFS = [
+    "pdflatex-4-pages.pdf",
+    "multicolumn.pdf",
+    "google-doc-document.pdf",
+    "minimal-document.pdf",
+]
+
+
+def rendered_pages(dpi: int, limit: int) -> Iterator[tuple[str, int, object, str]]:
+    """Yield ``(pdf name, page index, PIL image, text layer)`` cycling the PDFs."""
+    import pypdfium2 as pdfium
+
+    produced = 0
+    while produced < limit:
+        for name in PDFS:
+            pdf = pdfium.PdfDocument(str(DATA / name))
+            for index in range(len(pdf)):
+                if produced >= limit:
+                    return
+                page = pdf[index]
+                image = page.render(scale=dpi / 72).to_pil().convert("RGB")
+                text = page.get_textpage().get_text_range()
+                yield name, index, image, text
+                produced += 1
+
+
+def write_page_folder(folder: Path, dpi: int, limit: int) -> list[tuple[Path, str]]:
+    """Render ``limit`` pages to PNG files; returns ``(path, text layer)`` pairs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for n, (name, index, image, text) in enumerate(rendered_pages(dpi, limit)):
+        path = folder / f"{n:04d}-{Path(name).stem}-p{index}.png"
+        image.save(path, compress_level=1)
+        out.append((path, text))
+    return out
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def emit(result: dict) -> None:
+    """The closing JSON line every benchmark prints."""
+    print(json.dumps(result, sort_keys=True))
+
+
+def cores() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,151 @@
+"""Engine vs pipeline: PaddleOCR called directly vs ``ocrbeam run``, same pages.
+
+Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
+
+1. direct: PaddleOCR built with exactly the kwargs ocrbeam's handler uses,
+   called page by page in one process (threads = cores);
+2. direct, one process per core (one thread each), the pages split between them:
+   the best direct use of the engine on this machine;
+3. pipeline: ``ocrbeam run`` on the folder (FnApiRunner, one worker process per
+   core), wall clock of the whole command, startup and model loads included.
+
+Prints pages/s for each and the ratio pipeline / best direct, then one JSON line.
+
+    python bench/engine_vs_pipeline.py --pages 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Timer, cores, emit, write_page_folder  # noqa: E402
+
+
+def _engine(threads: int, overrides: list[str]):
+    import numpy as np  # noqa: F401
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+    from paddleocr import PaddleOCR
+
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+    cfg = load_config(None, overrides)
+    handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=threads)
+    return PaddleOCR(**handler.pipeline_kwargs()), handler.predict_kwargs()
+
+
+def _direct_worker(args) -> tuple[int, float]:
+    paths, threads, overrides = args
+    import numpy as np
+    from PIL import Image
+
+    ocr, predict_kwargs = _engine(threads, overrides)
+    with Timer() as t:
+        for path in paths:
+            image = np.asarray(Image.open(path).convert("RGB"))[:, :, ::-1]
+            ocr.predict(np.ascontiguousarray(image), **predict_kwargs)
+    return len(paths), t.seconds
+
+
+def direct(paths: list[Path], processes: int, overrides: list[str]) -> dict:
+    """Pages/s of the engine alone (model load excluded, as a warm worker)."""
+    threads = max(1, cores() // processes)
+    shards = [paths[i::processes] for i in range(processes)]
+    ctx = mp.get_context("spawn")
+    with Timer() as wall, ctx.Pool(processes) as pool:
+        results = pool.map(_direct_worker, [(s, threads, overrides) for s in shards])
+    busy = max(seconds for _, seconds in results)
+    return {
+        "processes": processes,
+        "threads_per_process": threads,
+        "pages": len(paths),
+        "seconds_inference": round(busy, 2),
+        "seconds_wall_with_load": round(wall.seconds, 2),
+        "pages_per_s": round(len(paths) / busy, 3),
+    }
+
+
+def pipeline(folder: Path, out: Path, overrides: list[str]) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "ocrbeam",
+        "run",
+        "--input",
+        str(folder),
+        "--output",
+        str(out),
+        "--no_progress",
+    ]
+    for item in overrides:
+        cmd += ["--set", item]
+    with Timer() as t:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"ocrbeam run failed:\n{proc.stderr[-4000:]}")
+    import pyarrow.dataset as ds
+
+    rows = ds.dataset(str(out / "pages"), format="parquet").count_rows()
+    return {
+        "pages": rows,
+        "seconds_wall": round(t.seconds, 2),
+        "pages_per_s": round(rows / t.seconds, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=12, help="pages to OCR")
+    parser.add_argument("--dpi", type=int, default=150)
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="config overrides applied to both sides",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "pages"
+        paths = [p for p, _ in write_page_folder(folder, args.dpi, args.pages)]
+        one = direct(paths, 1, args.overrides)
+        many = direct(paths, cores(), args.overrides) if cores() > 1 else one
+        best = max(one, many, key=lambda r: r["pages_per_s"])
+        pipe = pipeline(folder, Path(tmp) / "out", args.overrides)
+    ratio = pipe["pages_per_s"] / best["pages_per_s"]
+    print(
+        f"direct, 1 process x {one['threads_per_process']} threads: "
+        f"{one['pages_per_s']:.3f} pages/s"
+    )
+    print(
+        f"direct, {many['processes']} processes x {many['threads_per_process']} "
+        f"thread(s): {many['pages_per_s']:.3f} pages/s"
+    )
+    print(
+        f"ocrbeam run (wall clock, startup + model loads included): "
+        f"{pipe['pages_per_s']:.3f} pages/s"
+    )
+    print(f"ratio pipeline / best direct: {ratio:.2f}")
+    emit(
+        {
+            "bench": "engine_vs_pipeline",
+            "pages": args.pages,
+            "dpi": args.dpi,
+            "cores": cores(),
+            "direct_1proc": one,
+            "direct_nproc": many,
+            "pipeline": pipe,
+            "ratio": round(ratio, 3),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
