@@ -68,30 +68,29 @@ def _run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_summary(result) -> None:
+def _print_summary(outcome) -> None:
     from apache_beam.metrics.metric import MetricsFilter
 
+    summary = outcome.summary
+    print(f"ocrbeam run {outcome.run_id} summary:", file=sys.stderr)
+    print(summary.table(), file=sys.stderr)
     try:
-        metrics = result.metrics().query(MetricsFilter())
+        metrics = outcome.result.metrics().query(
+            MetricsFilter().with_namespace("ocrbeam.ppocrv5").with_name("model_loads")
+        )
+        loads = sum(c.committed or c.attempted or 0 for c in metrics["counters"])
+        skipped = outcome.result.metrics().query(
+            MetricsFilter().with_name("pages_already_done")
+        )
+        done_before = sum(c.committed or c.attempted or 0 for c in skipped["counters"])
+        print(
+            f"  (this run: {loads} model load(s); {done_before} page(s) "
+            "already done by earlier runs were skipped)",
+            file=sys.stderr,
+        )
     except Exception:  # noqa: BLE001 - some runners cannot report metrics
-        return
-    totals: dict[str, int] = {}
-    for counter in metrics.get("counters", []):
-        key = f"{counter.key.metric.namespace}.{counter.key.metric.name}"
-        totals[key] = totals.get(key, 0) + (counter.committed or counter.attempted or 0)
-    rows = [
-        ("documents read", totals.get("ocrbeam.read.documents", 0)),
-        ("documents unreadable", totals.get("ocrbeam.read.failed", 0)),
-        ("documents failed to split", totals.get("ocrbeam.split.failed_documents", 0)),
-        ("pages rendered", totals.get("ocrbeam.split.pages", 0)),
-        ("pages OCR'd", totals.get("ocrbeam.ppocrv5.pages", 0)),
-        ("pages failed", totals.get("ocrbeam.ppocrv5.failed_pages", 0)),
-        ("model loads", totals.get("ocrbeam.ppocrv5.model_loads", 0)),
-    ]
-    width = max(len(name) for name, _ in rows)
-    print("ocrbeam run summary:", file=sys.stderr)
-    for name, value in rows:
-        print(f"  {name:<{width}}  {value}", file=sys.stderr)
+        pass
+    print(f"  accounting written to {outcome.summary_path}", file=sys.stderr)
 
 
 def _strip_option(argv: Sequence[str], name: str) -> list[str]:
@@ -126,11 +125,21 @@ def run_command(argv: Sequence[str]) -> int:
         )
     beam_argv = _strip_option(argv, "--log_level")
     try:
-        result = run(beam_argv)
+        outcome = run(beam_argv)
     except (UsageError, ConfigError) as exc:
         print(f"ocrbeam: error: {exc}", file=sys.stderr)
         return 2
-    _print_summary(result)
+    _print_summary(outcome)
+    if not outcome.summary.ok:
+        print(
+            "ocrbeam: error: accounting failed: "
+            f"{len(outcome.summary.unaccounted)} document(s) and "
+            f"{len(outcome.summary.pages_unaccounted)} page(s) are in neither "
+            f"pages/ nor errors/, {outcome.summary.duplicate_pages} page(s) "
+            f"twice; see {outcome.summary_path}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"ocrbeam: output written under {known.output}", file=sys.stderr)
     return 0
 

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -26,12 +26,14 @@ from apache_beam.options.pipeline_options import (
     PipelineOptions,
     StandardOptions,
 )
+from ocrbeam.transforms import accounting
 from ocrbeam.transforms.config import PipelineConfig, load_config
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
-from ocrbeam.transforms.read import ReadDocuments, input_matches_anything
+from ocrbeam.transforms.read import ReadDocuments, expand_input
+from ocrbeam.transforms.records import DonePage
 from ocrbeam.transforms.sinks import WriteDeadLetters, WritePages
 
 _LOG = logging.getLogger(__name__)
@@ -52,6 +54,35 @@ class BatchOutputs:
     writes: list = field(default_factory=list)
 
 
+def _to_done_page(row: dict) -> DonePage:
+    return DonePage(row["source_uri"], row["doc_id"], row["page_index"])
+
+
+class _HasConfig(beam.DoFn):
+    def __init__(self, config_hash: str):
+        self._config_hash = config_hash
+
+    def process(self, row: dict):
+        if row["config_hash"] == self._config_hash:
+            yield row
+
+
+def read_done_pages(pipeline: beam.Pipeline, output: str, config_hash: str):
+    """PCollection of ``DonePage`` already under ``output`` with this config."""
+    from ocrbeam.transforms.sinks import join_uri
+
+    return (
+        pipeline
+        | "ReadDonePages"
+        >> beam.io.ReadFromParquet(
+            join_uri(output, "pages", "run-*.parquet"),
+            columns=["source_uri", "doc_id", "page_index", "config_hash"],
+        )
+        | "SameConfig" >> beam.ParDo(_HasConfig(config_hash))
+        | "ToDonePage" >> beam.Map(_to_done_page).with_output_types(DonePage)
+    )
+
+
 def build_pipeline(
     pipeline: beam.Pipeline,
     inputs: Sequence[str],
@@ -60,15 +91,22 @@ def build_pipeline(
     *,
     cpu_threads: Optional[int] = None,
     progress_dir: Optional[str] = None,
+    run_id: str = "manual",
+    skip_done: bool = False,
 ) -> BatchOutputs:
-    """Add the batch OCR graph to ``pipeline``; write under ``output`` if given."""
+    """Add the batch OCR graph to ``pipeline``; write under ``output`` if given.
+
+    With ``skip_done``, pages that ``output`` already holds for this config are
+    read back and neither rendered nor OCR'd again.
+    """
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
+    done = read_done_pages(pipeline, output, fingerprint) if skip_done else None
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
-        list(inputs), fingerprint, fail_fast
+        list(inputs), fingerprint, fail_fast, config.source, done
     )
     pages, split_dead = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, progress_dir
+        config.render, fingerprint, fail_fast, progress_dir, config.source
     )
     handler = PPOCRv5ModelHandler(
         config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
@@ -79,9 +117,11 @@ def build_pipeline(
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
     outputs = BatchOutputs(pages=results, dead_letters=dead)
     if output:
-        outputs.writes.append(results | "WritePages" >> WritePages(output, config.sink))
         outputs.writes.append(
-            dead | "WriteDeadLetters" >> WriteDeadLetters(output, config.sink)
+            results | "WritePages" >> WritePages(output, config.sink, run_id)
+        )
+        outputs.writes.append(
+            dead | "WriteDeadLetters" >> WriteDeadLetters(output, config.sink, run_id)
         )
     return outputs
 
@@ -121,10 +161,33 @@ def _apply_local_defaults(
     return None
 
 
+@dataclass
+class RunOutcome:
+    """What ``run`` returns: Beam's result, the run id and the accounting."""
+
+    result: Any
+    run_id: str
+    summary: Optional[accounting.Summary]
+    summary_path: Optional[str]
+
+
+def _list_inputs(patterns: Sequence[str]) -> list[str]:
+    uris: list[str] = []
+    for pattern in patterns:
+        try:
+            found = [ref.source_uri for ref in expand_input(pattern)]
+        except Exception as exc:  # noqa: BLE001 - e.g. unknown protocol
+            raise UsageError(f"cannot list input {pattern}: {exc}") from None
+        if not found:
+            raise UsageError(f"input {pattern} matches no file")
+        uris.extend(found)
+    return uris
+
+
 def run(
     argv: Optional[Sequence[str]] = None, test_pipeline: Optional[beam.Pipeline] = None
-):
-    """Parse options and run the batch pipeline; returns the ``PipelineResult``.
+) -> RunOutcome:
+    """Parse options, run the batch pipeline, account for every input.
 
     Raises:
         UsageError, ConfigError: the user's inputs, output or config are wrong.
@@ -138,14 +201,20 @@ def run(
     if not ours.output:
         raise UsageError("--output is required")
     config = load_config(ours.config, ours.overrides)
-    for pattern in ours.input:
-        try:
-            found = input_matches_anything(pattern)
-        except Exception as exc:  # noqa: BLE001 - e.g. unknown protocol
-            raise UsageError(f"cannot list input {pattern}: {exc}") from None
-        if not found:
-            raise UsageError(f"input {pattern} matches no file")
+    input_uris = _list_inputs(ours.input)
     _check_output_writable(ours.output)
+
+    fingerprint = config.fingerprint()
+    existing = accounting.existing_config_hashes(ours.output)
+    if existing - {fingerprint} and not ours.force:
+        raise UsageError(
+            f"{ours.output} holds results of another configuration "
+            f"({', '.join(sorted(existing - {fingerprint}))}; this one is "
+            f"{fingerprint}): rerun with --force to redo everything with this "
+            "configuration, or choose another --output"
+        )
+    skip_done = bool(existing) and not ours.force
+    run_id = accounting.new_run_id()
 
     threads = _apply_local_defaults(options, ours.workers)
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
@@ -161,6 +230,8 @@ def run(
         config,
         cpu_threads=threads,
         progress_dir=progress_dir,
+        run_id=run_id,
+        skip_done=skip_done,
     )
     monitor = ProgressMonitor(progress_dir).start() if progress_dir else None
     try:
@@ -170,4 +241,7 @@ def run(
         if monitor:
             monitor.stop()
             shutil.rmtree(progress_dir, ignore_errors=True)
-    return result
+    accounting.cleanup_after_run(ours.output, run_id, force=ours.force)
+    summary = accounting.summarize(ours.output, input_uris, fingerprint, run_id)
+    path = accounting.write_summary(ours.output, summary)
+    return RunOutcome(result, run_id, summary, path)

@@ -41,7 +41,8 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
-    assert "progress:" in proc.stderr and "run summary" in proc.stderr
+    assert "progress:" in proc.stderr and "summary:" in proc.stderr
+    assert (out / "_SUMMARY.json").is_file()
     pages = ds.dataset(str(out / "pages"), format="parquet").to_table()
     errors = ds.dataset(str(out / "errors"), format="parquet").to_table()
     # The Parquet schema is the record type's, column for column.

@@ -3,7 +3,7 @@
 import pytest
 from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
-from ocrbeam.transforms.pdf import render_pdf
+from ocrbeam.transforms.pdf import render_pages
 from ocrbeam.transforms.quality import cer
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
 
@@ -26,7 +26,7 @@ def test_known_text_in_an_image_comes_back(ppocr_handler, ppocr_engine):
 
 def test_known_text_in_a_rendered_pdf_comes_back(ppocr_handler, ppocr_engine):
     pages = [SENTENCES[0:3], SENTENCES[3:6]]
-    rendered = list(render_pdf(pdf_of_pages(pages), RenderConfig(dpi=100)))
+    rendered = list(render_pages(pdf_of_pages(pages), RenderConfig(dpi=100)))
     batch = [_page(img, i, n, "mem://doc.pdf") for i, n, img in rendered]
     rows = ppocr_handler.run_inference(batch, ppocr_engine)
     assert [(r.page_index, r.page_count) for r in rows] == [(0, 2), (1, 2)]

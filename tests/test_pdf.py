@@ -3,12 +3,12 @@ import io
 import pytest
 from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
+from ocrbeam.transforms.config import SourceConfig
 from ocrbeam.transforms.pdf import (
     SplitError,
     _SplitDoFn,
-    image_frames,
     pdf_page_count,
-    render_pdf,
+    render_pages,
     sniff_type,
 )
 from ocrbeam.transforms.progress import ProgressReporter
@@ -37,12 +37,12 @@ def test_sniff_type_reads_bytes_not_names(data, kind):
 
 def test_render_pdf_all_pages_at_configured_dpi():
     data = (DATA / "pdflatex-4-pages.pdf").read_bytes()
-    pages = list(render_pdf(data, RenderConfig(dpi=72)))
+    pages = list(render_pages(data, RenderConfig(dpi=72)))
     assert [p[0] for p in pages] == [0, 1, 2, 3]
     assert all(p[1] == 4 for p in pages)
     # A4 at 72 dpi is 595 x 842 points.
     assert abs(pages[0][2].width - 595) <= 1 and abs(pages[0][2].height - 842) <= 1
-    hi = next(render_pdf(data, RenderConfig(dpi=150)))[2]
+    hi = next(render_pages(data, RenderConfig(dpi=150)))[2]
     assert abs(hi.width - 595 * 150 / 72) <= 2
 
 
@@ -53,40 +53,51 @@ def test_pdf_page_count():
 def test_encrypted_pdf_is_its_own_error_type():
     data = (DATA / "libreoffice-writer-password.pdf").read_bytes()
     with pytest.raises(SplitError) as err:
-        list(render_pdf(data, RenderConfig()))
+        list(render_pages(data, RenderConfig()))
     assert err.value.error_type == "encrypted_pdf"
 
 
 def test_truncated_pdf_is_corrupt():
     data = (DATA / "minimal-document.pdf").read_bytes()[:300]
     with pytest.raises(SplitError) as err:
-        list(render_pdf(data, RenderConfig()))
+        list(render_pages(data, RenderConfig()))
     assert err.value.error_type == "corrupt_pdf"
 
 
 def test_multiframe_tiff_gives_one_page_per_frame():
-    frames = list(image_frames(multiframe_tiff([SENTENCES[:1], SENTENCES[1:2], ["x"]])))
+    tiff = multiframe_tiff([SENTENCES[:1], SENTENCES[1:2], ["x"]])
+    frames = list(render_pages(tiff, RenderConfig()))
     assert [(i, n) for i, n, _ in frames] == [(0, 3), (1, 3), (2, 3)]
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "TIFF"])
 def test_image_formats(fmt):
     data = encode(text_image(["hello"]), fmt)
-    [(index, count, img)] = list(image_frames(data))
+    [(index, count, img)] = list(render_pages(data, RenderConfig()))
     assert (index, count) == (0, 1) and img.mode == "RGB"
 
 
-def _split(data: bytes, config: RenderConfig = RenderConfig()):
-    fn = _SplitDoFn(config, "h", fail_fast=False, progress=ProgressReporter(None, "t"))
-    blob = DocumentBlob("id", "mem://doc", len(data), data)
-    outs = list(fn.process(blob))
+def split(
+    data: bytes,
+    config: RenderConfig = RenderConfig(isolate=False),
+    source: SourceConfig = SourceConfig(),
+    done=(),
+):
+    """Run the split DoFn on one document: ``(pages, dead letters)``."""
+    fn = _SplitDoFn(config, source, "h", False, ProgressReporter(None, "t"))
+    fn.setup()
+    try:
+        blob = DocumentBlob("id", "mem://doc", len(data), data, list(done))
+        outs = list(fn.process(blob))
+    finally:
+        fn.teardown()
     pages = [o for o in outs if isinstance(o, PageImage)]
     dead = [o.value for o in outs if not isinstance(o, PageImage)]
     return pages, dead
 
 
 def test_split_emits_png_pages_with_indices():
-    pages, dead = _split(pdf_of_pages([["a"], ["b"], ["c"]]))
+    pages, dead = split(pdf_of_pages([["a"], ["b"], ["c"]]))
     assert not dead
     assert [(p.page_index, p.page_count) for p in pages] == [(0, 3), (1, 3), (2, 3)]
     img = Image.open(io.BytesIO(pages[0].image))
@@ -103,7 +114,7 @@ def test_split_emits_png_pages_with_indices():
     ],
 )
 def test_split_turns_bad_documents_into_dead_letters(data, error_type):
-    pages, dead = _split(data)
+    pages, dead = split(data)
     assert pages == []
     assert len(dead) == 1 and isinstance(dead[0], DeadLetter)
     assert dead[0].error_type == error_type and dead[0].stage == "split"
@@ -111,8 +122,8 @@ def test_split_turns_bad_documents_into_dead_letters(data, error_type):
 
 
 def test_pages_beyond_max_pages_are_reported_not_dropped():
-    pages, dead = _split(
-        (DATA / "pdflatex-4-pages.pdf").read_bytes(), RenderConfig(dpi=50, max_pages=1)
+    pages, dead = split(
+        (DATA / "pdflatex-4-pages.pdf").read_bytes(), RenderConfig(dpi=50, max_pages=1, isolate=False)
     )
     assert [p.page_index for p in pages] == [0]
     assert [(d.page_index, d.error_type) for d in dead] == [

@@ -37,6 +37,26 @@ class _Section(BaseModel):
     )
 
 
+MB = 1024 * 1024
+
+
+class SourceConfig(_Section):
+    """Which documents are accepted (limits as the hosted service's defaults)."""
+
+    max_pdf_bytes: Optional[int] = Field(
+        50 * MB,
+        gt=0,
+        description="Largest PDF accepted, in bytes (service default 50 MB); "
+        "null: unlimited. Larger files become file_too_large errors.",
+    )
+    max_image_bytes: Optional[int] = Field(
+        10 * MB,
+        gt=0,
+        description="Largest image file accepted, in bytes (service default "
+        "10 MB); null: unlimited.",
+    )
+
+
 class RenderConfig(_Section):
     """How documents are turned into page images."""
 
@@ -46,6 +66,34 @@ class RenderConfig(_Section):
         gt=0,
         description="Render at most this many pages per document; the pages "
         "beyond are reported in errors/ (never dropped silently). None: all.",
+    )
+    passwords: list[str] = Field(
+        default_factory=list,
+        description="Passwords to try on encrypted PDFs, in order. A PDF that "
+        "none opens is a wrong_password error (encrypted_pdf when none are set).",
+    )
+    max_pixels: Optional[int] = Field(
+        40_000_000,
+        gt=0,
+        description="Largest page image, in pixels (decompression-bomb guard); "
+        "null: unlimited. Larger pages are page_too_large errors unless "
+        "downscaleOversize is true.",
+    )
+    downscale_oversize: bool = Field(
+        False,
+        description="Render pages over maxPixels at a reduced scale instead of "
+        "failing them.",
+    )
+    page_timeout_s: Optional[float] = Field(
+        120.0,
+        gt=0,
+        description="Seconds one page may take to render before the renderer "
+        "process is killed and the page becomes a page_timeout error.",
+    )
+    isolate: bool = Field(
+        True,
+        description="Render in a child process, so that a crash or hang in "
+        "pdfium costs one document or page, never the worker.",
     )
     png_compress_level: int = Field(
         1,
@@ -152,6 +200,23 @@ class PPOCRv5Config(_Section):
         description="Intra-op threads per worker process. None: 1 when the "
         "local runner uses one process per core, else the core count.",
     )
+    page_timeout_s: Optional[float] = Field(
+        300.0,
+        gt=0,
+        description="Seconds one page may take in the engine before its process "
+        "is killed (and restarted) and the page becomes a page_timeout error.",
+    )
+    isolate: bool = Field(
+        True,
+        description="Run the engine in a child process of each worker, so that "
+        "a native crash or hang costs one page, never the job.",
+    )
+    recycle_after_pages: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Restart the engine process after this many pages (bounds "
+        "native memory growth on very long runs); null: never.",
+    )
     enable_mkldnn: bool = Field(
         True,
         description="oneDNN for the paddle backend on CPU (paddlepaddle 3.3.1 "
@@ -198,6 +263,9 @@ class SinkConfig(_Section):
 class PipelineConfig(_Section):
     """The whole ocrbeam configuration."""
 
+    source: SourceConfig = Field(
+        default_factory=SourceConfig, description="Input limits."
+    )
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     ocr: PPOCRv5Config = Field(default_factory=PPOCRv5Config, description="Engine.")
     sink: SinkConfig = Field(default_factory=SinkConfig, description="Outputs.")
@@ -209,7 +277,18 @@ class PipelineConfig(_Section):
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes page results."""
-        relevant = {"render": self.render.model_dump(), "ocr": self.ocr.model_dump()}
+        operational = {
+            "page_timeout_s",
+            "isolate",
+            "recycle_after_pages",
+            "batch_size",
+            "cpu_threads",
+            "passwords",
+        }
+        relevant = {
+            "render": self.render.model_dump(exclude=operational),
+            "ocr": self.ocr.model_dump(exclude=operational),
+        }
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -8,6 +8,7 @@ to workers) or per element.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -20,7 +21,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from .config import PPOCRv5Config
-from .convert import to_page_result
+from .convert import prune_result, to_page_result
+from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
 from .records import DeadLetter, PageImage, PageResult
 
 _LOG = logging.getLogger(__name__)
@@ -29,26 +31,80 @@ PageOutcome = Union[PageResult, DeadLetter]
 STAGE = "ocr"
 
 
-class OcrEngine:
-    """A loaded PaddleOCR pipeline plus a lock: one per worker process.
+class EngineServer:
+    """The PaddleOCR pipeline and the call that OCRs one PNG page.
 
-    PaddleOCR pipelines are not documented as thread-safe and Beam may run
-    several bundles of one process in parallel threads, so calls are serialised;
-    parallelism comes from processes (one per core) and intra-op threads.
+    Lives in the engine process (isolated) or in the worker itself.
     """
 
-    def __init__(self, pipeline: Any, predict_kwargs: dict[str, Any]):
-        self.pipeline = pipeline
-        self.predict_kwargs = predict_kwargs
-        self.lock = threading.Lock()
+    def __init__(self, pipeline_kwargs: dict[str, Any], predict_kwargs: dict[str, Any]):
+        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        from paddleocr import PaddleOCR
 
-    def predict(self, image_bgr) -> dict[str, Any]:
-        """OCR one page image (H x W x 3, BGR, uint8); the engine's result dict."""
-        with self.lock:
-            results = self.pipeline.predict(image_bgr, **self.predict_kwargs)
-        if not results:
-            return {}
-        return dict(results[0].json["res"])
+        self._pipeline = PaddleOCR(**pipeline_kwargs)
+        self._predict_kwargs = predict_kwargs
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    def ocr(self, png: bytes) -> dict[str, Any]:
+        """OCR one encoded page; the engine's result as plain Python values."""
+        results = self._pipeline.predict(decode_png(png), **self._predict_kwargs)
+        return prune_result(results[0].json["res"]) if results else {}
+
+
+class OcrEngine:
+    """What RunInference shares per worker process: the engine and its host.
+
+    With ``isolate`` the :class:`EngineServer` runs in a child process, so a
+    native crash or hang costs one page (the child is restarted, which counts
+    as a model load); otherwise it runs in the worker.  Calls are serialised:
+    PaddleOCR pipelines are not documented as thread-safe, and parallelism
+    comes from worker processes and intra-op threads.
+    """
+
+    def __init__(
+        self,
+        pipeline_kwargs: dict[str, Any],
+        predict_kwargs: dict[str, Any],
+        *,
+        isolate: bool,
+        timeout_s: Optional[float],
+        recycle_after: Optional[int] = None,
+    ):
+        factory = functools.partial(EngineServer, pipeline_kwargs, predict_kwargs)
+        self._recycle_after = recycle_after
+        self.lock = threading.Lock()
+        self.reported_loads = 0
+        if isolate:
+            self._worker: Any = IsolatedWorker(
+                factory, timeout_s=timeout_s, name="ocrbeam-engine"
+            )
+            self._worker.call("ping")  # load the model now, inside load_model()
+        else:
+            self._worker = None
+            self._server = factory()
+        self._inprocess_starts = 0 if isolate else 1
+
+    @property
+    def loads(self) -> int:
+        """Times the model was built in this worker process (restarts included)."""
+        return self._worker.starts if self._worker else self._inprocess_starts
+
+    def predict(self, png: bytes) -> dict[str, Any]:
+        if self._worker is None:
+            with self.lock:
+                return self._server.ocr(png)
+        if (
+            self._recycle_after
+            and self._worker.calls_since_start >= self._recycle_after
+        ):
+            self._worker.close()
+        return self._worker.call("ocr", png)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
 
 
 def decode_png(data: bytes):
@@ -157,21 +213,25 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         )
 
     def load_model(self) -> OcrEngine:
-        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         start = time.perf_counter()
-        from paddleocr import PaddleOCR
-
-        pipeline = PaddleOCR(**self.pipeline_kwargs())
+        engine = OcrEngine(
+            self.pipeline_kwargs(),
+            self.predict_kwargs(),
+            isolate=self._config.isolate,
+            timeout_s=self._config.page_timeout_s,
+            recycle_after=self._config.recycle_after_pages,
+        )
         self._pending_load_ms = (time.perf_counter() - start) * 1000.0
         _LOG.info(
-            "loaded %s (%s, %d threads) in %.0f ms in process %d",
+            "loaded %s (%s, %d threads, %s) in %.0f ms in process %d",
             self.model_name,
             self._config.backend,
             self._cpu_threads,
+            "isolated" if self._config.isolate else "in process",
             self._pending_load_ms,
             os.getpid(),
         )
-        return OcrEngine(pipeline, self.predict_kwargs())
+        return engine
 
     @property
     def model_name(self) -> str:
@@ -195,6 +255,29 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             }
         return self._metrics
 
+    def _report_loads(self, model: OcrEngine, counters) -> None:
+        # Metrics cannot be reported from setup()/load_model(): report here.
+        with model.lock:
+            new = model.loads - model.reported_loads
+            model.reported_loads = model.loads
+        if new > 0:
+            counters["loads"].inc(new)
+        if self._pending_load_ms is not None:
+            counters["load_ms"].update(int(self._pending_load_ms))
+            self._pending_load_ms = None
+
+    def _dead_letter(self, page: PageImage, error_type: str, exc: Exception):
+        return DeadLetter(
+            doc_id=page.doc_id,
+            source_uri=page.source_uri,
+            page_index=page.page_index,
+            stage=STAGE,
+            error_type=error_type,
+            message=f"{type(exc).__name__}: {exc}",
+            config_hash=self._config_hash,
+            page_count=page.page_count,
+        )
+
     def run_inference(
         self,
         batch: Sequence[PageImage],
@@ -202,17 +285,13 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[PageOutcome]:
         counters = self._counters()
-        if self._pending_load_ms is not None:
-            # Metrics cannot be reported from setup(); report the load here, once.
-            counters["loads"].inc()
-            counters["load_ms"].update(int(self._pending_load_ms))
-            self._pending_load_ms = None
+        self._report_loads(model, counters)
         counters["batch"].update(len(batch))
         outcomes: list[PageOutcome] = []
         for page in batch:
             start = time.perf_counter()
             try:
-                raw = model.predict(decode_png(page.image))
+                raw = model.predict(page.image)
                 elapsed = (time.perf_counter() - start) * 1000.0
                 result = to_page_result(
                     page,
@@ -226,22 +305,19 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
                 if self._fail_fast:
                     raise
                 counters["failed"].inc()
-                outcomes.append(
-                    DeadLetter(
-                        doc_id=page.doc_id,
-                        source_uri=page.source_uri,
-                        page_index=page.page_index,
-                        stage=STAGE,
-                        error_type="ocr_failed",
-                        message=f"{type(exc).__name__}: {exc}",
-                        config_hash=self._config_hash,
-                    )
-                )
+                if isinstance(exc, WorkerTimeout):
+                    error_type = "page_timeout"
+                elif isinstance(exc, WorkerCrashed):
+                    error_type = "ocr_crashed"
+                else:
+                    error_type = "ocr_failed"
+                outcomes.append(self._dead_letter(page, error_type, exc))
                 continue
             counters["pages"].inc()
             counters["lines"].inc(result.line_count)
             counters["page_ms"].update(int(elapsed))
             outcomes.append(result)
+        self._report_loads(model, counters)  # restarts during this batch
         return outcomes
 
     # -- RunInference hooks --------------------------------------------------

@@ -53,6 +53,7 @@ class _BatchFailuresToDeadLetters(beam.DoFn):
                 error_type="ocr_failed",
                 message=f"{name}: {exc_repr}",
                 config_hash=self._config_hash,
+                page_count=getattr(page, "page_count", None),
             )
 
 

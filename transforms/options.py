@@ -45,6 +45,14 @@ class OcrbeamOptions(PipelineOptions):
             "--set render.dpi=200. Keys: camelCase or snake_case. Repeatable.",
         )
         parser.add_argument(
+            "--force",
+            action="store_true",
+            default=False,
+            help="Redo every document, even those an earlier run into the same "
+            "--output completed (the earlier rows are replaced). Without it, "
+            "reruns skip finished pages and retry failures.",
+        )
+        parser.add_argument(
             "--workers",
             type=int,
             default=None,

@@ -4,22 +4,32 @@ PDFs are rendered with pypdfium2; images (PNG, JPEG, TIFF including
 multi-frame, WebP, BMP, GIF) become one page per frame.  The type is sniffed from
 the bytes, never trusted from the file name.
 
-PDFium is not thread-safe and Beam runs several threads per worker process, so
-every pdfium call goes through one process-wide lock (``PDFIUM_LOCK``).
+Rendering runs in :class:`PageRenderer`, by default inside a child process
+(:mod:`.isolation`): a crash or hang in pdfium or an image decoder costs one
+page or document (a ``render_crashed`` / ``page_timeout`` dead letter), never
+the worker.  PDFium is not thread-safe, so every pdfium call in a process also
+goes through one process-wide lock (``PDFIUM_LOCK``).
+
+Every page of a readable document is accounted for: it is rendered, or it gets
+a dead letter with its ``page_index`` (``page_too_large``, ``render_failed``,
+``page_timeout``, ``render_crashed``, ``page_limit_exceeded``).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Optional
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from .config import RenderConfig
+from .config import RenderConfig, SourceConfig
+from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
 from .progress import ProgressReporter
 from .records import DeadLetter, DocumentBlob, PageImage, typed
 
@@ -28,6 +38,9 @@ PDFIUM_LOCK = threading.Lock()
 
 DEAD_LETTER_TAG = "dead_letter"
 STAGE = "split"
+#: Images over maxPixels are only downscaled up to this many times the limit;
+#: beyond, decoding alone would need gigabytes (a 40k x 40k scan is 1.6 Gpx).
+_MAX_IMAGE_DOWNSCALE_FACTOR = 4
 
 _IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -59,11 +72,14 @@ def sniff_type(data: bytes) -> Optional[str]:
 
 
 class SplitError(Exception):
-    """A document could not be split into pages; ``error_type`` says why."""
+    """A document or page could not be split; ``error_type`` says why."""
 
     def __init__(self, error_type: str, message: str):
         super().__init__(message)
         self.error_type = error_type
+
+    def __reduce__(self):  # picklable across the isolation pipe
+        return (SplitError, (self.error_type, str(self)))
 
 
 def _encode_png(image, compress_level: int) -> bytes:
@@ -84,88 +100,229 @@ def pdf_page_count(data: bytes) -> int:
             pdf.close()
 
 
-def render_pdf(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, object]]:
-    """Yield ``(page_index, page_count, PIL.Image)`` for each page to process.
-
-    Rendering holds the pdfium lock per page, not per document, so other threads
-    interleave; the image is encoded outside the lock.
-    """
+def _open_pdf(data: bytes, passwords: list[str]):
     import pypdfium2 as pdfium
 
-    with PDFIUM_LOCK:
+    last: Optional[Exception] = None
+    for password in [None, *passwords]:
         try:
-            pdf = pdfium.PdfDocument(data)
+            return pdfium.PdfDocument(data, password=password)
         except pdfium.PdfiumError as exc:
-            if "password" in str(exc).lower():
+            if "password" not in str(exc).lower():
                 raise SplitError(
-                    "encrypted_pdf", f"the PDF is encrypted and cannot be opened: {exc}"
+                    "corrupt_pdf", f"pdfium cannot open the file: {exc}"
                 ) from None
-            raise SplitError(
-                "corrupt_pdf", f"pdfium cannot open the file: {exc}"
-            ) from None
-        page_count = len(pdf)
-    try:
-        if page_count == 0:
-            raise SplitError("empty_pdf", "the PDF has no pages")
-        limit = (
-            page_count
-            if config.max_pages is None
-            else min(page_count, config.max_pages)
+            last = exc
+    if passwords:
+        raise SplitError(
+            "wrong_password",
+            f"the PDF is encrypted and none of the {len(passwords)} configured "
+            f"passwords opens it ({last})",
         )
-        scale = config.dpi / 72.0
-        for index in range(limit):
+    raise SplitError(
+        "encrypted_pdf",
+        f"the PDF is encrypted; set render.passwords to open it ({last})",
+    )
+
+
+class PageRenderer:
+    """Opens one document at a time and renders its pages to PNG.
+
+    Runs in the worker or, isolated, in a child process (then only picklable
+    values cross: bytes, ints, ``SplitError``).
+    """
+
+    def __init__(self, config: RenderConfig):
+        from PIL import Image
+
+        # We enforce our own pixel limit (config.max_pixels) before decoding.
+        Image.MAX_IMAGE_PIXELS = None
+        self._config = config
+        self._pdf: Any = None
+        self._image: Any = None
+        self._count = 0
+
+    def open(self, data: bytes, kind: str) -> int:
+        """Open a document; returns its page (frame) count."""
+        self.close_document()
+        if kind == "pdf":
             with PDFIUM_LOCK:
-                page = pdf[index]
+                self._pdf = _open_pdf(data, list(self._config.passwords))
+                self._count = len(self._pdf)
+            if self._count == 0:
+                self.close_document()
+                raise SplitError("empty_pdf", "the PDF has no pages")
+        else:
+            from PIL import Image, UnidentifiedImageError
+
+            try:
+                self._image = Image.open(io.BytesIO(data))
+                self._count = getattr(self._image, "n_frames", 1)
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                raise SplitError(
+                    "corrupt_image", f"the image cannot be decoded: {exc}"
+                ) from None
+        return self._count
+
+    def close_document(self) -> None:
+        if self._pdf is not None:
+            with PDFIUM_LOCK:
+                self._pdf.close()
+        if self._image is not None:
+            self._image.close()
+        self._pdf = self._image = None
+        self._count = 0
+
+    def _limit_scale(self, width: float, height: float, scale: float, index: int):
+        """The scale to render at, honouring max_pixels (or raise page_too_large)."""
+        limit = self._config.max_pixels
+        pixels = width * scale * height * scale
+        if limit is None or pixels <= limit:
+            return scale
+        if not self._config.downscale_oversize:
+            raise SplitError(
+                "page_too_large",
+                f"page {index} would be {int(width * scale)}x{int(height * scale)} "
+                f"= {pixels / 1e6:.0f} Mpx, over render.maxPixels={limit}",
+            )
+        return scale * math.sqrt(limit / pixels)
+
+    def render(self, index: int) -> tuple[bytes, int, int]:
+        """Render page ``index``; returns ``(png, width, height)``."""
+        if self._pdf is not None:
+            return self._render_pdf_page(index)
+        if self._image is not None:
+            return self._render_frame(index)
+        raise SplitError("render_failed", "no document is open")
+
+    def _render_pdf_page(self, index: int) -> tuple[bytes, int, int]:
+        try:
+            with PDFIUM_LOCK:
+                page = self._pdf[index]
                 try:
-                    bitmap = page.render(scale=scale)
-                    image = bitmap.to_pil().convert("RGB")
+                    width, height = page.get_size()
+                    scale = self._limit_scale(
+                        width, height, self._config.dpi / 72.0, index
+                    )
+                    image = page.render(scale=scale).to_pil().convert("RGB")
                 finally:
                     page.close()
-            yield index, page_count, image
-    finally:
-        with PDFIUM_LOCK:
-            pdf.close()
+        except SplitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - typed below
+            raise SplitError(
+                "render_failed", f"page {index}: {type(exc).__name__}: {exc}"
+            ) from None
+        return _encode_png(image, self._config.png_compress_level), *image.size
 
-
-def image_frames(data: bytes) -> Iterator[tuple[int, int, object]]:
-    """Yield ``(frame_index, frame_count, PIL.Image)`` for an image file."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        img = Image.open(io.BytesIO(data))
-        frame_count = getattr(img, "n_frames", 1)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SplitError(
-            "corrupt_image", f"the image cannot be decoded: {exc}"
-        ) from None
-    for index in range(frame_count):
+    def _render_frame(self, index: int) -> tuple[bytes, int, int]:
+        img = self._image
         try:
             img.seek(index)
+            width, height = img.size
+            scale = self._limit_scale(width, height, 1.0, index)
+            if scale < 1.0 and 1.0 / (scale * scale) > _MAX_IMAGE_DOWNSCALE_FACTOR:
+                raise SplitError(
+                    "page_too_large",
+                    f"frame {index} is {width}x{height} = {width * height / 1e6:.0f}"
+                    f" Mpx, too large to decode even for downscaling",
+                )
             frame = img.convert("RGB")
-        except (OSError, ValueError, EOFError) as exc:
+            if scale < 1.0:
+                frame = frame.resize(
+                    (max(1, int(width * scale)), max(1, int(height * scale)))
+                )
+        except SplitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - typed here
             raise SplitError(
                 "corrupt_image", f"frame {index} cannot be decoded: {exc}"
             ) from None
-        yield index, frame_count, frame
+        return _encode_png(frame, self._config.png_compress_level), *frame.size
+
+
+class _InProcess:
+    """The IsolatedWorker call interface over a renderer in this process."""
+
+    def __init__(self, server: Any):
+        self._server = server
+
+    def call(self, method: str, *args, timeout_s=None, **kwargs):
+        return getattr(self._server, method)(*args, **kwargs)
+
+    def close(self) -> None:
+        pass
+
+
+def render_pages(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, Any]]:
+    """Yield ``(page_index, page_count, PIL.Image)`` of a PDF or image, in process.
+
+    A convenience for tools and tests; the pipeline uses :class:`_SplitDoFn`.
+    """
+    from PIL import Image
+
+    kind = sniff_type(data)
+    if kind is None:
+        raise SplitError("unsupported_format", "not a PDF or a supported image")
+    renderer = PageRenderer(config)
+    count = renderer.open(data, kind)
+    limit = count if config.max_pages is None else min(count, config.max_pages)
+    try:
+        for index in range(limit):
+            png, _w, _h = renderer.render(index)
+            yield index, count, Image.open(io.BytesIO(png))
+    finally:
+        renderer.close_document()
 
 
 class _SplitDoFn(beam.DoFn):
     def __init__(
         self,
         config: RenderConfig,
+        source: SourceConfig,
         config_hash: str,
         fail_fast: bool,
         progress: ProgressReporter,
     ):
         self._config = config
+        self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
         self._progress = progress
+        self._renderer = None
         self._documents = Metrics.counter("ocrbeam.split", "documents")
         self._pages = Metrics.counter("ocrbeam.split", "pages")
-        self._failed = Metrics.counter("ocrbeam.split", "failed_documents")
+        self._skipped = Metrics.counter("ocrbeam.split", "pages_already_done")
+        self._failed_docs = Metrics.counter("ocrbeam.split", "failed_documents")
+        self._failed_pages = Metrics.counter("ocrbeam.split", "failed_pages")
+        self._restarts = Metrics.counter("ocrbeam.split", "renderer_restarts")
 
-    def _dead_letter(self, blob: DocumentBlob, page_index, error_type, message):
+    def setup(self):
+        if self._config.isolate:
+            self._renderer = IsolatedWorker(
+                functools.partial(PageRenderer, self._config),
+                timeout_s=self._config.page_timeout_s,
+                name="ocrbeam-renderer",
+            )
+        else:
+            self._renderer = _InProcess(PageRenderer(self._config))
+
+    def teardown(self):
+        if self._renderer is not None:
+            self._renderer.close()
+
+    def finish_bundle(self):
+        self._progress.flush()
+
+    def _dead(
+        self, blob: DocumentBlob, page_index, error_type, message, page_count=None
+    ):
+        if self._fail_fast:
+            raise SplitError(error_type, f"{blob.source_uri}: {message}")
+        if page_index is None:
+            self._failed_docs.inc()
+        else:
+            self._failed_pages.inc()
         return pvalue.TaggedOutput(
             DEAD_LETTER_TAG,
             DeadLetter(
@@ -176,62 +333,108 @@ class _SplitDoFn(beam.DoFn):
                 error_type=error_type,
                 message=message,
                 config_hash=self._config_hash,
+                page_count=page_count,
             ),
         )
 
-    def finish_bundle(self):
-        self._progress.flush()
+    def _size_error(self, blob: DocumentBlob, kind: str) -> Optional[str]:
+        limit = (
+            self._source.max_pdf_bytes
+            if kind == "pdf"
+            else self._source.max_image_bytes
+        )
+        if limit is not None and blob.size > limit:
+            what = "PDF" if kind == "pdf" else "image"
+            return f"{what} of {blob.size} bytes is over the limit of {limit} bytes"
+        return None
+
+    def _open(self, blob: DocumentBlob, kind: str) -> int:
+        """Open in the renderer; typed SplitError for every way it can fail."""
+        try:
+            return self._renderer.call("open", blob.data, kind)
+        except WorkerTimeout as exc:
+            self._restarts.inc()
+            raise SplitError("page_timeout", f"opening the document: {exc}") from None
+        except WorkerCrashed as exc:
+            self._restarts.inc()
+            raise SplitError("render_crashed", f"opening the document: {exc}") from None
 
     def process(self, blob: DocumentBlob) -> Iterable:
         self._documents.inc()
         self._progress.add(documents=1)
         kind = sniff_type(blob.data)
-        page_count = 0
-        try:
-            if kind is None:
-                raise SplitError(
-                    "unsupported_format",
-                    "not a PDF or a supported image (sniffed from the bytes)",
-                )
-            frames = (
-                render_pdf(blob.data, self._config)
-                if kind == "pdf"
-                else image_frames(blob.data)
+        if kind is None:
+            yield self._dead(
+                blob,
+                None,
+                "unsupported_format",
+                "not a PDF or a supported image (sniffed from the bytes)",
             )
-            for index, page_count, image in frames:
+            return
+        too_big = self._size_error(blob, kind)
+        if too_big:
+            yield self._dead(blob, None, "file_too_large", too_big)
+            return
+        try:
+            page_count = self._open(blob, kind)
+        except SplitError as exc:
+            yield self._dead(blob, None, exc.error_type, str(exc))
+            return
+        limit = page_count
+        if self._config.max_pages is not None:
+            limit = min(page_count, self._config.max_pages)
+        done = set(blob.done_pages or ())
+        reopen = False
+        try:
+            for index in range(limit):
+                if index in done:
+                    self._skipped.inc()
+                    continue
+                try:
+                    if reopen:
+                        self._open(blob, kind)
+                        reopen = False
+                    png, width, height = self._renderer.call("render", index)
+                except SplitError as exc:
+                    yield self._dead(blob, index, exc.error_type, str(exc), page_count)
+                    continue
+                except (WorkerTimeout, WorkerCrashed) as exc:
+                    self._restarts.inc()
+                    reopen = True
+                    error_type = (
+                        "page_timeout"
+                        if isinstance(exc, WorkerTimeout)
+                        else "render_crashed"
+                    )
+                    yield self._dead(
+                        blob, index, error_type, f"page {index}: {exc}", page_count
+                    )
+                    continue
+                self._pages.inc()
+                self._progress.add(pages_found=1)
                 yield PageImage(
                     doc_id=blob.doc_id,
                     source_uri=blob.source_uri,
                     page_index=index,
                     page_count=page_count,
-                    width=image.width,
-                    height=image.height,
-                    image=_encode_png(image, self._config.png_compress_level),
+                    width=width,
+                    height=height,
+                    image=png,
                 )
-                self._pages.inc()
-                self._progress.add(pages_found=1)
-        except SplitError as exc:
-            if self._fail_fast:
-                raise
-            self._failed.inc()
-            yield self._dead_letter(blob, None, exc.error_type, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-            if self._fail_fast:
-                raise
-            self._failed.inc()
-            yield self._dead_letter(
-                blob, None, "render_failed", f"{type(exc).__name__}: {exc}"
-            )
-            return
+        finally:
+            try:
+                self._renderer.call("close_document")
+            except (WorkerTimeout, WorkerCrashed):
+                pass
         # Pages beyond render.max_pages are accounted for, one row each.
-        if kind == "pdf" and self._config.max_pages is not None:
-            for index in range(self._config.max_pages, page_count):
-                yield self._dead_letter(
+        for index in range(limit, page_count):
+            if index not in done:
+                yield self._dead(
                     blob,
                     index,
                     "page_limit_exceeded",
                     f"page {index} is beyond render.maxPages={self._config.max_pages}",
+                    page_count,
                 )
 
 
@@ -254,16 +457,24 @@ class SplitPages(beam.PTransform):
         config_hash: str,
         fail_fast: bool = False,
         progress_dir: Optional[str] = None,
+        source: Optional[SourceConfig] = None,
     ):
         super().__init__()
         self._config = config
+        self._source = source or SourceConfig()
         self._config_hash = config_hash
         self._fail_fast = fail_fast
         self._progress = ProgressReporter(progress_dir, "split")
 
     def expand(self, blobs):
         outputs = blobs | "Split" >> beam.ParDo(
-            _SplitDoFn(self._config, self._config_hash, self._fail_fast, self._progress)
+            _SplitDoFn(
+                self._config,
+                self._source,
+                self._config_hash,
+                self._fail_fast,
+                self._progress,
+            )
         ).with_outputs(DEAD_LETTER_TAG, main="pages")
         pages = typed(
             typed(outputs.pages, PageImage) | "BreakFusion" >> beam.Reshuffle(),

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from typing import Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from .records import DeadLetter, DocumentBlob, DocumentRef, typed
+from .config import SourceConfig
+from .records import DeadLetter, DocumentBlob, DocumentRef, DonePage, typed
 
 DEAD_LETTER_TAG = "dead_letter"
 STAGE = "read"
@@ -62,51 +64,89 @@ def input_matches_anything(pattern: str) -> bool:
     return next(iter(expand_input(pattern)), None) is not None
 
 
+def _by_uri(item) -> tuple:
+    return item.source_uri, item
+
+
+def _one_ref_with_done(joined) -> Iterator[tuple]:
+    """One ref per URI (overlapping inputs name a file once) with its done pages."""
+    _uri_key, groups = joined
+    refs = list(groups["ref"])
+    if refs:
+        yield refs[0], list(groups["done"])
+
+
 class _ReadDoFn(beam.DoFn):
-    def __init__(self, config_hash: str, fail_fast: bool):
+    def __init__(self, source: SourceConfig, config_hash: str, fail_fast: bool):
+        self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
         self._read = Metrics.counter("ocrbeam.read", "documents")
         self._bytes = Metrics.counter("ocrbeam.read", "bytes")
         self._failed = Metrics.counter("ocrbeam.read", "failed")
 
-    def process(self, ref: DocumentRef) -> Iterable:
+    def _dead(self, ref: DocumentRef, error_type: str, message: str):
+        if self._fail_fast:
+            raise OSError(f"{ref.source_uri}: {error_type}: {message}")
+        self._failed.inc()
+        return pvalue.TaggedOutput(
+            DEAD_LETTER_TAG,
+            DeadLetter(
+                doc_id=None,
+                source_uri=ref.source_uri,
+                page_index=None,
+                stage=STAGE,
+                error_type=error_type,
+                message=message,
+                config_hash=self._config_hash,
+            ),
+        )
+
+    def _limit(self) -> Optional[int]:
+        limits = (self._source.max_pdf_bytes, self._source.max_image_bytes)
+        return None if None in limits else max(limits)
+
+    def process(self, element) -> Iterable:
         import fsspec
 
+        ref, done = element
+        limit = self._limit()
+        if limit is not None and ref.size > limit:
+            # Not even read: the type-specific limits are checked after sniffing.
+            yield self._dead(
+                ref, "file_too_large", f"{ref.size} bytes is over the limit of {limit}"
+            )
+            return
         try:
             with fsspec.open(ref.source_uri, "rb") as fh:
-                data = fh.read()
+                data = fh.read() if limit is None else fh.read(limit + 1)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-            if self._fail_fast:
-                raise
-            self._failed.inc()
-            yield pvalue.TaggedOutput(
-                DEAD_LETTER_TAG,
-                DeadLetter(
-                    doc_id=None,
-                    source_uri=ref.source_uri,
-                    page_index=None,
-                    stage=STAGE,
-                    error_type="read_failed",
-                    message=f"{type(exc).__name__}: {exc}",
-                    config_hash=self._config_hash,
-                ),
-            )
+            yield self._dead(ref, "read_failed", f"{type(exc).__name__}: {exc}")
+            return
+        if not data:
+            yield self._dead(ref, "empty_file", "the file is empty (0 bytes)")
+            return
+        if limit is not None and len(data) > limit:
+            yield self._dead(ref, "file_too_large", f"over the limit of {limit} bytes")
             return
         self._read.inc()
         self._bytes.inc(len(data))
+        doc_id = hashlib.sha256(data).hexdigest()
         yield DocumentBlob(
-            doc_id=hashlib.sha256(data).hexdigest(),
+            doc_id=doc_id,
             source_uri=ref.source_uri,
             size=len(data),
             data=data,
+            done_pages=sorted({d.page_index for d in done if d.doc_id == doc_id}),
         )
 
 
 class ReadDocuments(beam.PTransform):
     """Expand input URLs/globs into documents and read their bytes.
 
-    A Reshuffle between listing and reading spreads the reads over workers.
+    Files named by several inputs are read once.  ``done`` (pages an earlier run
+    already wrote) is joined in by URI, so reruns skip finished pages without
+    shuffling any document bytes.  A Reshuffle spreads the reads over workers.
 
     Returns:
         ``(blobs, dead_letters)``: PCollections of ``DocumentBlob`` and
@@ -116,21 +156,39 @@ class ReadDocuments(beam.PTransform):
         >>> blobs, errors = p | ReadDocuments(["gs://bucket/scans/*.pdf"], "cfg")
     """
 
-    def __init__(self, inputs: list[str], config_hash: str, fail_fast: bool = False):
+    def __init__(
+        self,
+        inputs: list[str],
+        config_hash: str,
+        fail_fast: bool = False,
+        source: Optional[SourceConfig] = None,
+        done: Optional[beam.PCollection] = None,
+    ):
         super().__init__()
         self._inputs = list(inputs)
         self._config_hash = config_hash
         self._fail_fast = fail_fast
+        self._source = source or SourceConfig()
+        self._done = done
 
     def expand(self, pbegin):
         refs = (
             pbegin
             | "Inputs" >> beam.Create(self._inputs)
             | "List" >> beam.FlatMap(expand_input).with_output_types(DocumentRef)
-            | "Spread" >> beam.Reshuffle()
+            | "KeyRefs" >> beam.Map(_by_uri)
         )
-        outputs = refs | "Read" >> beam.ParDo(
-            _ReadDoFn(self._config_hash, self._fail_fast)
+        done = self._done
+        if done is None:
+            done = pbegin | "NothingDone" >> beam.Create([]).with_output_types(DonePage)
+        keyed_done = done | "KeyDone" >> beam.Map(_by_uri)
+        tasks = (
+            {"ref": refs, "done": keyed_done}
+            | "JoinDone" >> beam.CoGroupByKey()
+            | "OnePerUri" >> beam.FlatMap(_one_ref_with_done)
+        )
+        outputs = tasks | "Read" >> beam.ParDo(
+            _ReadDoFn(self._source, self._config_hash, self._fail_fast)
         ).with_outputs(DEAD_LETTER_TAG, main="blobs")
         return (
             typed(outputs.blobs, DocumentBlob),

@@ -22,12 +22,25 @@ class DocumentRef(NamedTuple):
 
 
 class DocumentBlob(NamedTuple):
-    """A document's bytes, with their content hash."""
+    """A document's bytes, with their content hash.
+
+    ``done_pages`` lists the pages an earlier run into the same output already
+    produced with the same config: they are not rendered or OCR'd again.
+    """
 
     doc_id: str
     source_uri: str
     size: int
     data: bytes
+    done_pages: list[int]
+
+
+class DonePage(NamedTuple):
+    """A page already present in the output (read back for idempotent reruns)."""
+
+    source_uri: str
+    doc_id: str
+    page_index: int
 
 
 class PageImage(NamedTuple):
@@ -66,7 +79,8 @@ class DeadLetter(NamedTuple):
     """A document or page that could not be processed: one row of ``errors/``.
 
     ``page_index`` is None when the whole document failed (for example it could
-    not be read or parsed); ``doc_id`` is None when the bytes were never read.
+    not be read or parsed); ``doc_id`` is None when the bytes were never read;
+    ``page_count`` is the document's page count when it is known.
     """
 
     doc_id: Optional[str]
@@ -76,9 +90,10 @@ class DeadLetter(NamedTuple):
     error_type: str
     message: str
     config_hash: str
+    page_count: Optional[int] = None
 
 
-for _record in (DocumentRef, DocumentBlob, PageImage, PageResult, DeadLetter):
+for _record in (DocumentRef, DocumentBlob, DonePage, PageImage, PageResult, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 
 

@@ -5,9 +5,9 @@ Parquet schemas are derived from the record types (``PageResult``,
 
 Layout under the output prefix::
 
-    pages/pages-SSSSS-of-NNNNN.parquet      one row per page (PageResult)
-    errors/errors-SSSSS-of-NNNNN.parquet    one row per failure (DeadLetter)
-    jsonl/pages/pages-*.jsonl, jsonl/errors/errors-*.jsonl   (sink.jsonl)
+    pages/run-<run id>-SSSSS-of-NNNNN.parquet    one row per page (PageResult)
+    errors/run-<run id>-SSSSS-of-NNNNN.parquet   one row per failure (DeadLetter)
+    jsonl/pages/run-*.jsonl, jsonl/errors/run-*.jsonl   (sink.jsonl)
 
 JSON lines live apart from the Parquet folders so that ``pages/`` and ``errors/``
 each read as one Parquet dataset (pyarrow, BigQuery external tables, Spark).
@@ -59,10 +59,10 @@ class _WriteMarkdownFiles(beam.DoFn):
 
 
 class _WriteTable(beam.PTransform):
-    def __init__(self, output: str, name: str, config: SinkConfig):
+    def __init__(self, output: str, name: str, config: SinkConfig, run_id: str):
         super().__init__()
-        self._prefix = join_uri(output, name, name)
-        self._jsonl_prefix = join_uri(output, "jsonl", name, name)
+        self._prefix = join_uri(output, name, f"run-{run_id}")
+        self._jsonl_prefix = join_uri(output, "jsonl", name, f"run-{run_id}")
         self._config = config
 
     def expand(self, rows):
@@ -99,14 +99,17 @@ class WritePages(beam.PTransform):
         >>> results | WritePages("gs://bucket/ocr-out", SinkConfig(jsonl=True))
     """
 
-    def __init__(self, output: str, config: SinkConfig):
+    def __init__(self, output: str, config: SinkConfig, run_id: str = "manual"):
         super().__init__()
         self._output = output
         self._config = config
+        self._run_id = run_id
 
     def expand(self, pages):
         pages = typed(pages, PageResult)
-        written = pages | "Table" >> _WriteTable(self._output, "pages", self._config)
+        written = pages | "Table" >> _WriteTable(
+            self._output, "pages", self._config, self._run_id
+        )
         if self._config.markdown_files:
             written.append(
                 pages | "Markdown" >> beam.ParDo(_WriteMarkdownFiles(self._output))
@@ -121,11 +124,14 @@ class WriteDeadLetters(beam.PTransform):
         >>> (read_errors, split_errors) | beam.Flatten() | WriteDeadLetters(out, cfg)
     """
 
-    def __init__(self, output: str, config: SinkConfig):
+    def __init__(self, output: str, config: SinkConfig, run_id: str = "manual"):
         super().__init__()
         self._output = output
         self._config = config
+        self._run_id = run_id
 
     def expand(self, dead):
         dead = typed(dead, DeadLetter)
-        return dead | "Table" >> _WriteTable(self._output, "errors", self._config)
+        return dead | "Table" >> _WriteTable(
+            self._output, "errors", self._config, self._run_id
+        )

@@ -1,0 +1,176 @@
+"""Run native-library work (pdfium, the OCR engine) in a child process.
+
+A segfault or an endless loop inside pdfium or an inference engine would kill or
+wedge the Beam worker process, and with it the job.  ``IsolatedWorker`` keeps a
+*server* object (built by a picklable factory) in a spawned child process and
+calls its methods over a pipe with a timeout:
+
+* the child crashes (segfault, OOM kill)  -> :class:`WorkerCrashed`
+* no answer within the timeout            -> the child is killed, :class:`WorkerTimeout`
+* the server method raises                -> the same exception is re-raised here
+
+After a crash or timeout the next call starts a fresh child, so one poisoned
+page costs one dead letter and one restart, never the job.
+
+Example:
+    >>> worker = IsolatedWorker(make_server, timeout_s=60)
+    >>> worker.call("render", 3)          # runs make_server().render(3) in the child
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any, Optional
+
+
+class WorkerCrashed(RuntimeError):
+    """The child process died while handling a call."""
+
+
+class WorkerTimeout(TimeoutError):
+    """The child did not answer within the timeout and was killed."""
+
+
+def _serve(conn, factory: Callable[[], Any]) -> None:
+    """Child process main loop: build the server, answer calls until EOF."""
+    # The parent handles interrupts; the child just follows its parent's fate.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = factory()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(("error", exc))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            method, args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            result = getattr(server, method)(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            try:
+                conn.send(("error", exc))
+            except Exception:  # noqa: BLE001 - exception not picklable
+                conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            continue
+        conn.send(("ok", result))
+
+
+def _describe_exit(process) -> str:
+    code = process.exitcode
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class IsolatedWorker:
+    """A server object living in a child process, restarted after failures.
+
+    Thread-safe: calls are serialised (one child serves one call at a time).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        timeout_s: Optional[float] = None,
+        start_timeout_s: float = 600.0,
+        name: str = "ocrbeam-worker",
+    ):
+        self._factory = factory
+        self._timeout_s = timeout_s
+        self._start_timeout_s = start_timeout_s
+        self._name = name
+        self._lock = threading.Lock()
+        self._process = None
+        self._conn = None
+        self.starts = 0
+        self.calls_since_start = 0
+
+    # -- lifecycle -----------------------------------------------------------
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")  # fork is unsafe with Beam's gRPC threads
+        parent, child = ctx.Pipe()
+        process = ctx.Process(
+            target=_serve, args=(child, self._factory), name=self._name, daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        status, payload = self._receive(self._start_timeout_s, starting=True)
+        if status != "ready":
+            self.close()
+            raise payload
+        self.starts += 1
+        self.calls_since_start = 0
+
+    def close(self) -> None:
+        """Stop the child (if any); the next call starts a new one."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._process.pid if self._process is not None else None
+
+    # -- calls ---------------------------------------------------------------
+    def _receive(self, timeout_s: Optional[float], starting: bool = False):
+        conn, process = self._conn, self._process
+        if not conn.poll(timeout_s):
+            what = "start" if starting else "answer"
+            self._kill()
+            raise WorkerTimeout(f"{self._name} did not {what} within {timeout_s:g} s")
+        try:
+            return conn.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            detail = _describe_exit(process)
+            self._kill()
+            raise WorkerCrashed(f"{self._name} died ({detail})") from None
+
+    def _kill(self) -> None:
+        process = self._process
+        self._process = self._conn = None
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+
+    def call(self, method: str, *args, timeout_s: Optional[float] = None, **kwargs):
+        """Run ``server.method(*args, **kwargs)`` in the child and return its result."""
+        with self._lock:
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            try:
+                self._conn.send((method, args, kwargs))
+            except (BrokenPipeError, OSError):
+                self._kill()
+                raise WorkerCrashed(f"{self._name} is gone") from None
+            status, payload = self._receive(
+                timeout_s if timeout_s is not None else self._timeout_s
+            )
+            self.calls_since_start += 1
+        if status == "error":
+            raise payload
+        return payload
+
+    def __del__(self):  # pragma: no cover - best effort at interpreter exit
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
