@@ -17,11 +17,16 @@ from ocrbeam import __version__
 RUN_EPILOG = """\
 configuration:
   Every key of the YAML config can be set with --set SECTION.KEY=VALUE; keys take
-  the PaddleOCR service's camelCase names or snake_case. Sections: render (dpi,
-  maxPages), ocr (backend, device, model dirs, textDetLimitSideLen,
-  textDetLimitType, textDetThresh, textDetBoxThresh, textDetUnclipRatio,
-  textRecScoreThresh, batchSize, cpuThreads...), sink (parquet, jsonl,
-  markdownFiles, numShards), onError (dead_letter | fail).
+  the PaddleOCR service's camelCase names or snake_case. Sections:
+    source  maxPdfBytes, maxImageBytes
+    render  dpi, maxPages, passwords, maxPixels, downscaleOversize, pageTimeoutS,
+            isolate
+    ocr     backend, device, text*ModelDir, textDetLimitSideLen, textDetLimitType,
+            textDetThresh, textDetBoxThresh, textDetUnclipRatio,
+            textRecScoreThresh, batchSize, cpuThreads, pageTimeoutS, isolate,
+            recycleAfterPages
+    sink    parquet, jsonl, markdownFiles, numShards
+    onError dead_letter | fail
   Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.
 
 Apache Beam options (passed through; the common ones):
@@ -45,7 +50,13 @@ outputs:
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
   OUT/markdown/NAME-DOCID/page-00000.md   one file per page (sink.markdownFiles)
 
-exit status: 0 done (failures are in errors/), 1 the run failed, 2 usage or
+reruns:
+  Rerunning into the same --output skips pages already done with the same
+  config, retries failures and writes no duplicates; --force redoes all.
+  OUT/_SUMMARY.json accounts for every input document and page.
+
+exit status: 0 done (failures are in errors/), 1 the run failed or the
+accounting found a document or page in neither pages/ nor errors/, 2 usage or
 configuration error.
 """
 

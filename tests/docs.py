@@ -63,3 +63,57 @@ def pdf_of_pages(pages: Sequence[Sequence[str]], *, size: int = 32) -> bytes:
 def multiframe_tiff(pages: Sequence[Sequence[str]]) -> bytes:
     images = [text_image(lines) for lines in pages]
     return encode(images[0], "TIFF", save_all=True, append_images=images[1:])
+
+
+def zero_page_pdf() -> bytes:
+    """A well-formed PDF whose page tree is empty (written by hand)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def blank_pdf(width_pt: float, height_pt: float, pages: int = 1) -> bytes:
+    """A PDF of blank pages of the given size, written by pypdfium2."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument.new()
+    for _ in range(pages):
+        pdf.new_page(width_pt, height_pt)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def huge_bilevel_png(width: int, height: int) -> bytes:
+    """A 1-bit white PNG of any size, streamed: a decompression bomb in ~KBs."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    row = b"\x00" + b"\xff" * ((width + 7) // 8)
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", body)
+        + chunk(b"IEND", b"")
+    )

@@ -2,8 +2,7 @@ import io
 
 import pytest
 from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
-from ocrbeam.transforms.config import RenderConfig
-from ocrbeam.transforms.config import SourceConfig
+from ocrbeam.transforms.config import RenderConfig, SourceConfig
 from ocrbeam.transforms.pdf import (
     SplitError,
     _SplitDoFn,
@@ -123,7 +122,8 @@ def test_split_turns_bad_documents_into_dead_letters(data, error_type):
 
 def test_pages_beyond_max_pages_are_reported_not_dropped():
     pages, dead = split(
-        (DATA / "pdflatex-4-pages.pdf").read_bytes(), RenderConfig(dpi=50, max_pages=1, isolate=False)
+        (DATA / "pdflatex-4-pages.pdf").read_bytes(),
+        RenderConfig(dpi=50, max_pages=1, isolate=False),
     )
     assert [p.page_index for p in pages] == [0]
     assert [(d.page_index, d.error_type) for d in dead] == [

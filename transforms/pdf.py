@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
@@ -100,6 +101,17 @@ def pdf_page_count(data: bytes) -> int:
             pdf.close()
 
 
+_PAGES_COUNT_ZERO = re.compile(
+    rb"/Type\s*/Pages\b[^>]*?/Count\s+0\b|/Count\s+0\b[^>]*?/Type\s*/Pages\b"
+)
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page\b(?!s)")
+
+
+def _declares_no_pages(data: bytes) -> bool:
+    """True for a PDF whose page tree says /Count 0 and holds no page object."""
+    return bool(_PAGES_COUNT_ZERO.search(data)) and not _PAGE_OBJECT.search(data)
+
+
 def _open_pdf(data: bytes, passwords: list[str]):
     import pypdfium2 as pdfium
 
@@ -108,6 +120,12 @@ def _open_pdf(data: bytes, passwords: list[str]):
         try:
             return pdfium.PdfDocument(data, password=password)
         except pdfium.PdfiumError as exc:
+            if _declares_no_pages(data):
+                # PDFium refuses to load a document whose page tree is empty
+                # (and its last-error code is stale), so look at the bytes.
+                raise SplitError(
+                    "empty_pdf", "the PDF has no pages (its page tree is empty)"
+                ) from None
             if "password" not in str(exc).lower():
                 raise SplitError(
                     "corrupt_pdf", f"pdfium cannot open the file: {exc}"
