@@ -1,45 +1,25 @@
-"""Soak: a few hundred pages through ``ocrbeam run`` in ONE worker process;
-resident memory of the worker's process tree (SDK worker + engine + renderer
-children) sampled from the start to the end of the run.
+"""Soak: a few hundred pages through ONE worker's code path (the split DoFn
+with its renderer process, the PP-OCRv5 handler with its engine process), with
+the resident memory of the three processes sampled after every batch.
 
     python bench/soak.py --pages 300
 
-Prints RSS at the first finished page and at the end, the peak, and the growth
-per 100 pages, then one JSON line.  Memory is bounded when the end is close to
-the start (native allocators keep some slack; growth without bound would show
-as a steady climb across the samples).
+Prints RSS after the first 20 pages (warm) and at the end, per process, the
+peak, and the growth per 100 pages, then one JSON line.  Memory is bounded when
+the end is close to the start; a leak shows as a steady climb in the samples.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit  # noqa: E402
-
-
-def _tree_rss_mb(pid: int) -> float:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
 
 
 def make_documents(folder: Path, pages: int, per_doc: int) -> None:
@@ -61,83 +41,99 @@ def make_documents(folder: Path, pages: int, per_doc: int) -> None:
         doc += 1
 
 
+def _rss_mb(pids) -> dict[str, float]:
+    import psutil
+
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = psutil.Process(pid).memory_info().rss / 2**20
+        except (psutil.NoSuchProcess, TypeError):
+            out[name] = 0.0
+    return out
+
+
 def main() -> None:
+    """One worker's code path: the split DoFn and the OCR handler, page by page."""
+    import os
+
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+    from ocrbeam.transforms.pdf import _SplitDoFn
+    from ocrbeam.transforms.progress import ProgressReporter
+    from ocrbeam.transforms.records import DocumentBlob, PageImage
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--per-doc", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
+    config = load_config(None, ["render.dpi=100"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "docs"
         make_documents(folder, args.pages, args.per_doc)
-        cmd = [
-            sys.executable,
-            "-m",
-            "ocrbeam",
-            "run",
-            "--input",
-            str(folder),
-            "--output",
-            str(Path(tmp) / "out"),
-            "--workers",
-            "1",
-            "--no_progress",
-            "--set",
-            "render.dpi=100",
-        ]
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        split = _SplitDoFn(
+            config.render, config.source, "soak", False, ProgressReporter(None, "soak")
         )
-        samples: list[tuple[float, float]] = []
+        split.setup()
+        handler = PPOCRv5ModelHandler(config.ocr, "soak")
+        engine = handler.load_model()
+        samples = []
+        done = 0
+        start = time.perf_counter()
+        batch: list = []
 
-        def sample():
-            while proc.poll() is None:
-                samples.append((time.perf_counter() - start, _tree_rss_mb(proc.pid)))
-                time.sleep(args.interval)
+        def flush():
+            nonlocal done
+            outcomes = handler.run_inference(batch, engine)
+            done += sum(1 for o in outcomes if hasattr(o, "text"))
+            batch.clear()
+            pids = {
+                "worker": os.getpid(),
+                "engine": engine._worker.pid,
+                "renderer": split._renderer.pid,
+            }
+            samples.append((done, _rss_mb(pids)))
 
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        _, err = proc.communicate()
-        thread.join()
+        for path in sorted(folder.glob("*.pdf")):
+            data = path.read_bytes()
+            blob = DocumentBlob("d", str(path), len(data), data, [])
+            for out in split.process(blob):
+                if isinstance(out, PageImage):
+                    batch.append(out)
+                    if len(batch) >= args.batch:
+                        flush()
+        if batch:
+            flush()
         elapsed = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise SystemExit(f"ocrbeam run failed:\n{err[-4000:]}")
-        import pyarrow.dataset as ds
-
-        done = ds.dataset(
-            str(Path(tmp) / "out" / "pages"), format="parquet"
-        ).count_rows()
-    # "Start": once the model is loaded and pages flow (RSS stops its initial climb).
-    loaded = [s for s in samples if s[0] > elapsed * 0.1] or samples
-    first, last = loaded[0], loaded[-1]
-    peak = max(rss for _, rss in samples)
-    third = max(1, len(loaded) // 3)
-    early = sum(r for _, r in loaded[:third]) / third
-    late = sum(r for _, r in loaded[-third:]) / third
-    growth_per_100 = (late - early) / max(1, done * (2 / 3)) * 100
+        split.teardown()
+        engine.close()
+    total = [(n, sum(r.values())) for n, r in samples]
+    warm = next((i for i, (n, _) in enumerate(total) if n >= 20), 0)
+    first, last = samples[warm], samples[-1]
+    peak = max(t for _, t in total)
+    growth = (
+        (total[-1][1] - total[warm][1]) / max(1, total[-1][0] - total[warm][0]) * 100
+    )
+    fmt = lambda r: ", ".join(f"{k} {v:.0f}" for k, v in r.items())  # noqa: E731
     print(
         f"pages: {done} in {elapsed:.0f} s ({done / elapsed:.2f} pages/s), one worker"
     )
-    print(
-        f"RSS of the worker tree: start {first[1]:.0f} MB, end {last[1]:.0f} MB, "
-        f"peak {peak:.0f} MB; first-third mean {early:.0f} MB, "
-        f"last-third mean {late:.0f} MB ({growth_per_100:+.1f} MB / 100 pages)"
-    )
+    print(f"RSS at page {first[0]}: {sum(first[1].values()):.0f} MB ({fmt(first[1])})")
+    print(f"RSS at page {last[0]}: {sum(last[1].values()):.0f} MB ({fmt(last[1])})")
+    print(f"peak {peak:.0f} MB; growth {growth:+.2f} MB per 100 pages")
     emit(
         {
             "bench": "soak",
             "pages": done,
             "seconds": round(elapsed, 1),
-            "rss_start_mb": round(first[1]),
-            "rss_end_mb": round(last[1]),
+            "rss_start_mb": round(sum(first[1].values())),
+            "rss_end_mb": round(sum(last[1].values())),
+            "rss_start_by_process_mb": {k: round(v) for k, v in first[1].items()},
+            "rss_end_by_process_mb": {k: round(v) for k, v in last[1].items()},
             "rss_peak_mb": round(peak),
-            "rss_early_mean_mb": round(early),
-            "rss_late_mean_mb": round(late),
-            "growth_mb_per_100_pages": round(growth_per_100, 2),
-            "samples": [
-                (round(t), round(r)) for t, r in samples[:: max(1, len(samples) // 40)]
-            ],
+            "growth_mb_per_100_pages": round(growth, 2),
+            "samples": [(n, round(t)) for n, t in total[:: max(1, len(total) // 30)]],
         }
     )
 

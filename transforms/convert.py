@@ -45,6 +45,7 @@ class Line(NamedTuple):
     y1: float
     x2: float
     y2: float
+    index: int = -1  # position in the engine's rec_texts
 
     @property
     def height(self) -> float:
@@ -62,7 +63,7 @@ def lines_from_result(pruned: Mapping[str, Any]) -> list[Line]:
             continue
         box = boxes[i] if i < len(boxes) else [0, 0, 0, 0]
         score = scores[i] if i < len(scores) and scores[i] is not None else 0.0
-        lines.append(Line(text.strip(), float(score), *map(float, box[:4])))
+        lines.append(Line(text.strip(), float(score), *map(float, box[:4]), index=i))
     return lines
 
 
@@ -81,25 +82,30 @@ def _join(left: str, right: str) -> str:
 def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
     """Group lines (already in reading order) into paragraphs.
 
-    A new paragraph starts after a vertical gap larger than ~0.7 line heights,
-    at a list bullet, at a change of line height (a heading), or after a short
-    line that ends a sentence.
+    A new paragraph starts after a vertical gap clearly larger than the page's
+    typical gap between lines (by half a line height), at a list bullet, at a
+    change of line height (a heading), after a short line that ends a sentence,
+    or where the order jumps up (a new column).
     """
     if not lines:
         return []
     median_h = statistics.median(line.height for line in lines)
     right_edge = max(line.x2 for line in lines)
     left_edge = min(line.x1 for line in lines)
+    pairs = list(zip(lines, lines[1:], strict=False))
+    below = [b.y1 - a.y2 for a, b in pairs if b.y1 >= a.y2 - 0.5 * median_h]
+    typical_gap = statistics.median(below) if below else 0.2 * median_h
+    paragraph_gap = max(0.0, typical_gap) + 0.5 * median_h
     paragraphs: list[list[Line]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in pairs:
         gap = line.y1 - prev.y2
         width = right_edge - left_edge or 1.0
         prev_short = (right_edge - prev.x2) > 0.15 * width
-        size_change = abs(line.height - prev.height) > 0.3 * min(
+        size_change = abs(line.height - prev.height) > 0.45 * min(
             line.height, prev.height
         )
         new_para = (
-            gap > 0.7 * median_h
+            gap > paragraph_gap
             or bool(_BULLET.match(line.text))
             or size_change
             or (prev_short and bool(_SENTENCE_END.search(prev.text)))
@@ -157,10 +163,22 @@ def to_page_result(
     model: str,
     elapsed_ms: float,
     config_hash: str,
+    orientation_deg: Optional[int] = None,
 ) -> PageResult:
-    """Build the ``pages/`` row of one page from the engine's result dict."""
+    """Build the ``pages/`` row of one page from the engine's result dict.
+
+    ``text`` and ``markdown`` follow the reading order of :mod:`.layout`;
+    ``result_json`` keeps the engine's lists as they are and adds
+    ``reading_order``: indices into ``rec_texts`` in reading order.
+    """
+    from .layout import reading_order
+
     pruned = prune_result(raw_result)
-    lines = lines_from_result(pruned)
+    engine_lines = lines_from_result(pruned)
+    order = reading_order(engine_lines, page_height=page.height)
+    lines = [engine_lines[i] for i in order]
+    # The engine's own lists stay untouched; the order is added beside them.
+    pruned["reading_order"] = [line.index for line in lines]
     return PageResult(
         doc_id=page.doc_id,
         source_uri=page.source_uri,
@@ -177,4 +195,5 @@ def to_page_result(
         mean_score=mean_score(lines),
         elapsed_ms=round(elapsed_ms, 3),
         config_hash=config_hash,
+        orientation_deg=orientation_deg,
     )

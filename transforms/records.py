@@ -73,6 +73,7 @@ class PageResult(NamedTuple):
     mean_score: Optional[float]
     elapsed_ms: float
     config_hash: str
+    orientation_deg: Optional[int]
 
 
 class DeadLetter(NamedTuple):
