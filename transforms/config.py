@@ -150,13 +150,20 @@ class PPOCRv5Config(_Section):
     doc_unwarping_model_dir: Optional[str] = Field(
         None, description="Document unwarping model directory."
     )
-    use_textline_orientation: bool = Field(
-        False,
-        description="Flip text lines rotated 180 degrees. Needs "
-        "textlineOrientationModelDir.",
+    use_textline_orientation: Optional[bool] = Field(
+        None,
+        description="Classify text lines as 0/180 degrees and flip upside-down "
+        "ones before recognition. null: on with the onnxruntime backend (bundled "
+        "PP-LCNet_x1_0_textline_ori) or when textlineOrientationModelDir is set.",
     )
     textline_orientation_model_dir: Optional[str] = Field(
-        None, description="Text-line orientation model directory."
+        None,
+        description="Text-line orientation model directory. null: the bundled "
+        "ONNX model (onnxruntime backend only).",
+    )
+    textline_orientation_model_name: str = Field(
+        "PP-LCNet_x1_0_textline_ori",
+        description="Text-line orientation model name (must match its inference.yml).",
     )
     text_det_limit_side_len: int = Field(
         64, gt=0, description="Side-length limit for detection resizing."
@@ -231,10 +238,7 @@ class PPOCRv5Config(_Section):
     def _check(self) -> PPOCRv5Config:
         if self.visualize:
             raise ValueError("visualize=true is not implemented yet")
-        for flag, model_dir in (
-            ("use_doc_unwarping", self.doc_unwarping_model_dir),
-            ("use_textline_orientation", self.textline_orientation_model_dir),
-        ):
+        for flag, model_dir in (("use_doc_unwarping", self.doc_unwarping_model_dir),):
             if getattr(self, flag) and not model_dir:
                 raise ValueError(
                     f"{to_camel(flag)}=true needs its model directory "

@@ -215,12 +215,18 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             # Page orientation runs in EngineServer (bundled ONNX classifier).
             use_doc_orientation_classify=False,
             use_doc_unwarping=cfg.use_doc_unwarping,
-            use_textline_orientation=cfg.use_textline_orientation,
+            use_textline_orientation=False,
             device=cfg.device,
         )
+        textline_dir = self.textline_orientation_dir()
+        if textline_dir:
+            kwargs["use_textline_orientation"] = True
+            kwargs["textline_orientation_model_dir"] = textline_dir
+            kwargs["textline_orientation_model_name"] = (
+                cfg.textline_orientation_model_name
+            )
         for name in (
             "doc_unwarping_model_dir",
-            "textline_orientation_model_dir",
             "lang",
             "ocr_version",
         ):
@@ -241,6 +247,24 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             kwargs["enable_mkldnn"] = cfg.enable_mkldnn
             kwargs["cpu_threads"] = self._cpu_threads
         return kwargs
+
+    def textline_orientation_dir(self) -> Optional[str]:
+        """The text-line orientation model folder, or None when that step is off."""
+        from .weights import bundled_textline_orientation_dir
+
+        cfg = self._config
+        if cfg.use_textline_orientation is False:
+            return None
+        if cfg.textline_orientation_model_dir:
+            return cfg.textline_orientation_model_dir
+        if cfg.backend == "onnxruntime":
+            return str(bundled_textline_orientation_dir())
+        if cfg.use_textline_orientation:
+            raise FileNotFoundError(
+                "useTextlineOrientation=true with the paddle backend needs "
+                "textlineOrientationModelDir (only an ONNX export is bundled)"
+            )
+        return None
 
     def orientation_model(self) -> Optional[str]:
         """The page-orientation model to use, or None when classification is off."""

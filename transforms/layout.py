@@ -6,8 +6,11 @@ them with a recursive XY-cut over the line boxes:
 
 1. Running headers and footers (short lines in the top / bottom margin band,
    separated from the body by a gap) are taken out and put first / last.
-2. A region with a vertical gutter (an x-interval no line crosses) is split
-   into columns, read left to right.
+2. A region with a vertical gutter (an x-interval no line crosses, at least
+   0.3 line heights wide between boxes shrunk back from the unclip step) is
+   split into columns, read left to right, when the parts look like text
+   columns: several lines each, filling a fair share of the region's width.
+   Narrow parts are table cells, which read row by row like the text layer.
 3. Otherwise it is split at its horizontal gaps into bands, read top to bottom.
    Consecutive bands that share a gutter are merged first, so paragraph breaks
    that happen to line up across two columns do not interleave the columns
@@ -50,6 +53,38 @@ def _x_gaps(lines: Sequence[Line], min_gap: float) -> list[Interval]:
     lo = min(line.x1 for line in lines)
     hi = max(line.x2 for line in lines)
     return _gaps([(line.x1, line.x2) for line in lines], lo, hi, min_gap)
+
+
+def _gutters(lines: Sequence[Line], min_gap: float) -> list[Interval]:
+    """Vertical gutters: x-intervals crossed by (almost) no line.
+
+    Detection boxes are grown by the unclip step (about half a line height on
+    each side), which closes a typeset gutter; the boxes are shrunk back before
+    looking.  A gutter may be crossed by a few short lines (a page number, a
+    stray box): at most 4% of the region's lines; a wide line (a title or a
+    paragraph spanning the columns) always closes it.
+    """
+    tolerance = max(1, int(0.04 * len(lines)))
+    width = max(ln.x2 for ln in lines) - min(ln.x1 for ln in lines)
+    events: list[tuple[float, int]] = []
+    for line in lines:
+        pad = min(0.45 * line.height, 0.25 * (line.x2 - line.x1))
+        weight = 1 if line.x2 - line.x1 < 0.25 * width else tolerance + 1
+        events.append((line.x1 + pad, weight))
+        events.append((line.x2 - pad, -weight))
+    events.sort()
+    lo, hi = events[0][0], events[-1][0]
+    gaps, depth, start = [], 0, None
+    for x, step in events:
+        before = depth
+        depth += step
+        if before > tolerance >= depth:
+            start = x
+        elif before <= tolerance < depth and start is not None:
+            if x - start >= min_gap and lo < start and x < hi:
+                gaps.append((start, x))
+            start = None
+    return gaps
 
 
 def _y_gaps(lines: Sequence[Line], min_gap: float) -> list[Interval]:
@@ -97,15 +132,40 @@ def _row_order(items: list[int], lines: Sequence[Line]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda j: lines[j].x1)]
 
 
+#: A column of text fills at least this share of its region's width (median
+#: line width); table cells are narrower.
+_MIN_COLUMN_FILL = 0.2
+#: Gutters at least this many median line heights wide (between shrunk boxes).
+_MIN_GUTTER = 0.3
+
+
+def _text_gutters(
+    items: list[int], lines: Sequence[Line], unit: float
+) -> list[Interval]:
+    """Gutters of a region whose parts are text columns (else [])."""
+    if len(items) < 2:
+        return []
+    region = [lines[i] for i in items]
+    gutters = _gutters(region, _MIN_GUTTER * unit)
+    if not gutters:
+        return []
+    width = max(ln.x2 for ln in region) - min(ln.x1 for ln in region)
+    for part in _split_at(items, lines, gutters, "x"):
+        widths = [lines[i].x2 - lines[i].x1 for i in part]
+        if statistics.median(widths) < _MIN_COLUMN_FILL * width:
+            return []
+    return gutters
+
+
 def _xy_cut(items: list[int], lines: Sequence[Line], unit: float, depth: int = 0):
     if len(items) <= 1 or depth > 40:
         return _row_order(items, lines)
-    region = [lines[i] for i in items]
-    x_gaps = _x_gaps(region, unit)
-    if x_gaps:
-        columns = _split_at(items, lines, x_gaps, "x")
+    gutters = _text_gutters(items, lines, unit)
+    if gutters:
+        columns = _split_at(items, lines, gutters, "x")
         if len(columns) > 1:
             return [i for col in columns for i in _xy_cut(col, lines, unit, depth + 1)]
+    region = [lines[i] for i in items]
     y_gaps = _y_gaps(region, 0.3 * unit)
     if not y_gaps:
         return _row_order(items, lines)
@@ -113,9 +173,9 @@ def _xy_cut(items: list[int], lines: Sequence[Line], unit: float, depth: int = 0
     # Merge consecutive bands that share a gutter: they are one multi-column block.
     merged: list[tuple[list[int], list[Interval]]] = []
     for band in bands:
-        gutters = _x_gaps([lines[i] for i in band], unit) if len(band) > 1 else []
+        gutters = _text_gutters(band, lines, unit)
         if merged and merged[-1][1] and gutters:
-            common = _overlap(merged[-1][1], gutters, unit)
+            common = _overlap(merged[-1][1], gutters, _MIN_GUTTER * unit)
             if common:
                 merged[-1] = (merged[-1][0] + band, common)
                 continue

