@@ -60,9 +60,8 @@ def stage_costs(pages) -> dict:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from paddleocr import TextDetection, TextRecognition
-
     from ocrbeam.transforms.handlers import decode_png
+    from paddleocr import TextDetection, TextRecognition
 
     handler, server = _engine([])
     kwargs = handler.pipeline_kwargs()
