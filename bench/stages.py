@@ -14,7 +14,8 @@ then the whole engine per configuration (``--set`` lists), with CER against
 the pages' text layers, so a speed-up that costs accuracy shows.
 
     python bench/stages.py --pages 6
-    python bench/stages.py --pages 6 --variant "ocr.textDetLimitType=max,ocr.textDetLimitSideLen=1280"
+    python bench/stages.py --pages 6 \
+        --variant "ocr.textDetLimitType=max,ocr.textDetLimitSideLen=1280"
 """
 
 from __future__ import annotations
