@@ -78,7 +78,6 @@ def stage_costs(pages) -> dict:
         model_dir=kwargs["text_recognition_model_dir"],
         engine="onnxruntime",
         engine_config=engine_cfg,
-        batch_size=1,
     )
     from paddlex.inference.pipelines.components import CropByPolys
 
@@ -109,8 +108,8 @@ def stage_costs(pages) -> dict:
         crops = crop(bgr, np.array(polys)) if len(polys) else []
         lines += len(crops)
         start = time.perf_counter()
-        for c in crops:
-            rec.predict(c["img"] if isinstance(c, dict) else c)
+        for c in crops:  # one line at a time: batch size 1, as ocrbeam runs it
+            rec.predict(c["img"] if isinstance(c, dict) else c, batch_size=1)
         totals["recognition"] += time.perf_counter() - start
     rows = [server.ocr(png).result for png in pngs[:2]]
     start = time.perf_counter()
