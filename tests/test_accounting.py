@@ -139,38 +139,14 @@ def test_another_config_needs_force_and_force_redoes_everything(tmp_path, capsys
     lake.mkdir()
     (lake / "scan.png").write_bytes(encode(text_image(SENTENCES[:1])))
     out = tmp_path / "out"
-    assert (
-        main(["run", "--input", str(lake), "--output", str(out), "--no_progress"]) == 0
-    )
-    code = main(
-        [
-            "run",
-            "--input",
-            str(lake),
-            "--output",
-            str(out),
-            "--no_progress",
-            "--set",
-            "ocr.textDetThresh=0.35",
-        ]
-    )
-    assert code == 2
+
+    def run(*extra):
+        args = ["run", "--input", str(lake), "--output", str(out), "--no_progress"]
+        return main([*args, *extra])
+
+    assert run() == 0
+    assert run("--set", "ocr.textDetThresh=0.35") == 2
     assert "another configuration" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "run",
-                "--input",
-                str(lake),
-                "--output",
-                str(out),
-                "--no_progress",
-                "--set",
-                "ocr.textDetThresh=0.35",
-                "--force",
-            ]
-        )
-        == 0
-    )
+    assert run("--set", "ocr.textDetThresh=0.35", "--force") == 0
     rows = accounting.read_table(str(out), "pages", ["config_hash", "page_index"])
     assert len(rows) == 1  # the old row was replaced, not duplicated
