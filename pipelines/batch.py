@@ -33,7 +33,7 @@ from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadDocuments, expand_input
-from ocrbeam.transforms.records import DonePage
+from ocrbeam.transforms.records import DonePage, PageResult, typed
 from ocrbeam.transforms.sinks import WriteDeadLetters, WritePages
 
 _LOG = logging.getLogger(__name__)
@@ -105,8 +105,8 @@ def build_pipeline(
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
         list(inputs), fingerprint, fail_fast, config.source, done
     )
-    pages, split_dead = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, progress_dir, config.source
+    pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
+        config.render, fingerprint, fail_fast, progress_dir, config.source, config.route
     )
     handler = PPOCRv5ModelHandler(
         config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
@@ -114,6 +114,7 @@ def build_pipeline(
     results, ocr_dead = pages | "OcrPages" >> OcrPages(
         handler, fingerprint, fail_fast, progress_dir
     )
+    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
     outputs = BatchOutputs(pages=results, dead_letters=dead)
     if output:

@@ -106,7 +106,12 @@ def test_oversize_pdf_page_fails_or_is_downscaled_as_configured():
     big = blank_pdf(5000, 5000)  # 10417 x 10417 px at 150 dpi = 108 Mpx
     pages, dead = split(big, config=RenderConfig(isolate=False))
     assert pages == [] and [d.error_type for d in dead] == ["page_too_large"]
-    cfg = RenderConfig(isolate=False, downscale_oversize=True, max_pixels=4_000_000)
+    cfg = RenderConfig(
+        isolate=False,
+        downscale_oversize=True,
+        max_pixels=4_000_000,
+        skip_blank_pages=False,  # the test page is blank; we want its image
+    )
     pages, dead = split(big, config=cfg)
     assert dead == [] and pages[0].width * pages[0].height <= 4_000_000
     assert pages[0].width > 1900

@@ -76,14 +76,15 @@ def test_image_formats(fmt):
     assert (index, count) == (0, 1) and img.mode == "RGB"
 
 
-def split(
+def split_all(
     data: bytes,
     config: RenderConfig = RenderConfig(isolate=False),
     source: SourceConfig = SourceConfig(),
     done=(),
+    route: str = "ocr",
 ):
-    """Run the split DoFn on one document: ``(pages, dead letters)``."""
-    fn = _SplitDoFn(config, source, "h", False, ProgressReporter(None, "t"))
+    """Run the split DoFn on one document: ``(pages, dead letters, rows)``."""
+    fn = _SplitDoFn(config, source, "h", False, ProgressReporter(None, "t"), route)
     fn.setup()
     try:
         blob = DocumentBlob("id", "mem://doc", len(data), data, list(done))
@@ -91,7 +92,14 @@ def split(
     finally:
         fn.teardown()
     pages = [o for o in outs if isinstance(o, PageImage)]
-    dead = [o.value for o in outs if not isinstance(o, PageImage)]
+    dead = [o.value for o in outs if getattr(o, "tag", None) == "dead_letter"]
+    rows = [o.value for o in outs if getattr(o, "tag", None) == "direct"]
+    return pages, dead, rows
+
+
+def split(data: bytes, **kwargs):
+    """Run the split DoFn on one document: ``(pages, dead letters)``."""
+    pages, dead, _rows = split_all(data, **kwargs)
     return pages, dead
 
 
@@ -123,7 +131,7 @@ def test_split_turns_bad_documents_into_dead_letters(data, error_type):
 def test_pages_beyond_max_pages_are_reported_not_dropped():
     pages, dead = split(
         (DATA / "pdflatex-4-pages.pdf").read_bytes(),
-        RenderConfig(dpi=50, max_pages=1, isolate=False),
+        config=RenderConfig(dpi=50, max_pages=1, isolate=False),
     )
     assert [p.page_index for p in pages] == [0]
     assert [(d.page_index, d.error_type) for d in dead] == [
@@ -131,3 +139,39 @@ def test_pages_beyond_max_pages_are_reported_not_dropped():
         (2, "page_limit_exceeded"),
         (3, "page_limit_exceeded"),
     ]
+
+
+def test_blank_pages_skip_ocr_and_become_rows():
+    from docs import blank_pdf
+
+    pages, dead, rows = split_all(blank_pdf(300, 400, pages=2))
+    assert pages == [] and dead == []
+    assert [(r.page_index, r.route, r.text, r.engine) for r in rows] == [
+        (0, "blank", "", "none"),
+        (1, "blank", "", "none"),
+    ]
+
+
+def test_text_layer_route_gives_the_pdf_text_without_ocr():
+    import pypdfium2 as pdfium
+    from ocrbeam.transforms.quality import cer
+
+    data = (DATA / "multicolumn.pdf").read_bytes()
+    pages, dead, rows = split_all(data, route="text_layer")
+    assert pages == [] and dead == []
+    assert [r.page_index for r in rows] == [0, 1, 2]
+    pdf = pdfium.PdfDocument(data)
+    for row in rows:
+        truth = pdf[row.page_index].get_textpage().get_text_range()
+        assert row.route == "text_layer" and row.engine == "text_layer/pdfium"
+        # Same text as pypdfium2 extracts, in the same (column) order.
+        assert cer(truth, row.text) < 0.01, row.text[:200]
+
+
+def test_auto_route_uses_ocr_where_the_text_layer_is_missing():
+    # A raster PDF (no text layer) goes to OCR; a born-digital one does not.
+    pages, _dead, rows = split_all(pdf_of_pages([SENTENCES[:2]]), route="auto")
+    assert len(pages) == 1 and rows == []
+    data = (DATA / "minimal-document.pdf").read_bytes()
+    pages, _dead, rows = split_all(data, route="auto")
+    assert pages == [] and [r.route for r in rows] == ["text_layer"]

@@ -95,6 +95,17 @@ class RenderConfig(_Section):
         description="Render in a child process, so that a crash or hang in "
         "pdfium costs one document or page, never the worker.",
     )
+    skip_blank_pages: bool = Field(
+        True,
+        description="Detect blank pages after rendering and write them as "
+        "route=blank rows without running the models.",
+    )
+    blank_ink_fraction: float = Field(
+        0.0002,
+        ge=0,
+        le=1,
+        description="A page with less than this share of dark pixels is blank.",
+    )
     png_compress_level: int = Field(
         1,
         ge=0,
@@ -276,6 +287,12 @@ class PipelineConfig(_Section):
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     ocr: PPOCRv5Config = Field(default_factory=PPOCRv5Config, description="Engine.")
     sink: SinkConfig = Field(default_factory=SinkConfig, description="Outputs.")
+    route: Literal["ocr", "text_layer", "auto"] = Field(
+        "ocr",
+        description="ocr: OCR every page; text_layer: take PDF pages' text from "
+        "their own text layer (no OCR); auto: the text layer when it is present "
+        "and plausible, OCR otherwise. The route taken is the row's route.",
+    )
     on_error: Literal["dead_letter", "fail"] = Field(
         "dead_letter",
         description="dead_letter: a failing document or page becomes an errors/ "
@@ -295,6 +312,7 @@ class PipelineConfig(_Section):
         relevant = {
             "render": self.render.model_dump(exclude=operational),
             "ocr": self.ocr.model_dump(exclude=operational),
+            "route": self.route,
         }
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -164,6 +164,7 @@ def to_page_result(
     elapsed_ms: float,
     config_hash: str,
     orientation_deg: Optional[int] = None,
+    route: str = "ocr",
 ) -> PageResult:
     """Build the ``pages/`` row of one page from the engine's result dict.
 
@@ -196,4 +197,48 @@ def to_page_result(
         elapsed_ms=round(elapsed_ms, 3),
         config_hash=config_hash,
         orientation_deg=orientation_deg,
+        route=route,
+    )
+
+
+def text_layer_result(
+    page: PageImage,
+    lines: Sequence[tuple[str, float, float, float, float]],
+    *,
+    config_hash: str,
+    elapsed_ms: float,
+) -> PageResult:
+    """The row of a page taken from its PDF text layer (no OCR).
+
+    ``lines`` are ``(text, x1, y1, x2, y2)`` in pixels of the page rendered at
+    the configured dpi; they go through the same reading order and paragraph
+    grouping as OCR'd lines.  ``result_json`` uses the OCR result's key names.
+    """
+    raw = {
+        "model_settings": {"route": "text_layer"},
+        "rec_texts": [line[0] for line in lines],
+        "rec_scores": [1.0] * len(lines),
+        "rec_boxes": [[round(v, 1) for v in line[1:5]] for line in lines],
+    }
+    return to_page_result(
+        page,
+        raw,
+        engine="text_layer/pdfium",
+        model="pdf-text-layer",
+        elapsed_ms=elapsed_ms,
+        config_hash=config_hash,
+        route="text_layer",
+    )
+
+
+def blank_result(page: PageImage, *, config_hash: str, elapsed_ms: float) -> PageResult:
+    """The row of a page found blank before OCR."""
+    return to_page_result(
+        page,
+        {"model_settings": {"route": "blank"}, "rec_texts": []},
+        engine="none",
+        model="none",
+        elapsed_ms=elapsed_ms,
+        config_hash=config_hash,
+        route="blank",
     )

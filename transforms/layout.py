@@ -139,6 +139,11 @@ _MIN_COLUMN_FILL = 0.2
 _MIN_GUTTER = 0.3
 
 
+def _crosses(line: Line, gap: Interval) -> bool:
+    pad = min(0.45 * line.height, 0.25 * (line.x2 - line.x1))
+    return line.x1 + pad < gap[1] and line.x2 - pad > gap[0]
+
+
 def _text_gutters(
     items: list[int], lines: Sequence[Line], unit: float
 ) -> list[Interval]:
@@ -170,10 +175,25 @@ def _xy_cut(items: list[int], lines: Sequence[Line], unit: float, depth: int = 0
     if not y_gaps:
         return _row_order(items, lines)
     bands = _split_at(items, lines, y_gaps, "y")
+    infos = [(band, _text_gutters(band, lines, unit)) for band in bands]
+    # A band too small to show columns itself (a heading beside a column's first
+    # line) takes a neighbour's gutters when none of its lines cross them.
+    for k, (band, gutters) in enumerate(infos):
+        if gutters:
+            continue
+        for other in (k + 1, k - 1):
+            if 0 <= other < len(infos) and infos[other][1]:
+                clear = [
+                    g
+                    for g in infos[other][1]
+                    if not any(_crosses(lines[i], g) for i in band)
+                ]
+                if clear:
+                    infos[k] = (band, clear)
+                    break
     # Merge consecutive bands that share a gutter: they are one multi-column block.
     merged: list[tuple[list[int], list[Interval]]] = []
-    for band in bands:
-        gutters = _text_gutters(band, lines, unit)
+    for band, gutters in infos:
         if merged and merged[-1][1] and gutters:
             common = _overlap(merged[-1][1], gutters, _MIN_GUTTER * unit)
             if common:

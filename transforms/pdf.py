@@ -22,6 +22,7 @@ import io
 import math
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
@@ -30,14 +31,17 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from .config import RenderConfig, SourceConfig
+from .convert import blank_result, text_layer_result
 from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
 from .progress import ProgressReporter
-from .records import DeadLetter, DocumentBlob, PageImage, typed
+from .records import DeadLetter, DocumentBlob, PageImage, PageResult, typed
 
 #: One lock for every pypdfium2 call in this process (PDFium is not thread-safe).
 PDFIUM_LOCK = threading.Lock()
 
 DEAD_LETTER_TAG = "dead_letter"
+#: Rows made without OCR (text layer, blank pages).
+DIRECT_TAG = "direct"
 STAGE = "split"
 #: Images over maxPixels are only downscaled up to this many times the limit;
 #: beyond, decoding alone would need gigabytes (a 40k x 40k scan is 1.6 Gpx).
@@ -205,15 +209,56 @@ class PageRenderer:
             )
         return scale * math.sqrt(limit / pixels)
 
-    def render(self, index: int) -> tuple[bytes, int, int]:
-        """Render page ``index``; returns ``(png, width, height)``."""
+    def render(self, index: int) -> tuple[bytes, int, int, bool]:
+        """Render page ``index``; returns ``(png, width, height, blank)``."""
         if self._pdf is not None:
-            return self._render_pdf_page(index)
-        if self._image is not None:
-            return self._render_frame(index)
-        raise SplitError("render_failed", "no document is open")
+            image = self._render_pdf_page(index)
+        elif self._image is not None:
+            image = self._render_frame(index)
+        else:
+            raise SplitError("render_failed", "no document is open")
+        blank = self._config.skip_blank_pages and is_blank(
+            image, self._config.blank_ink_fraction
+        )
+        png = _encode_png(image, self._config.png_compress_level)
+        return png, image.width, image.height, blank
 
-    def _render_pdf_page(self, index: int) -> tuple[bytes, int, int]:
+    def text_layer(self, index: int) -> tuple[list[tuple], int, int]:
+        """Lines of a PDF page's own text layer, in pixels at the render dpi.
+
+        Returns ``([(text, x1, y1, x2, y2), ...], width_px, height_px)``.
+        """
+        if self._pdf is None:
+            return [], 0, 0
+        scale = self._config.dpi / 72.0
+        with PDFIUM_LOCK:
+            page = self._pdf[index]
+            try:
+                width, height = page.get_size()
+                textpage = page.get_textpage()
+                try:
+                    lines = []
+                    for i in range(textpage.count_rects()):
+                        left, bottom, right, top = textpage.get_rect(i)
+                        text = textpage.get_text_bounded(left, bottom, right, top)
+                        text = " ".join(text.split())
+                        if text:
+                            lines.append(
+                                (
+                                    text,
+                                    left * scale,
+                                    (height - top) * scale,
+                                    right * scale,
+                                    (height - bottom) * scale,
+                                )
+                            )
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+        return lines, round(width * scale), round(height * scale)
+
+    def _render_pdf_page(self, index: int):
         try:
             with PDFIUM_LOCK:
                 page = self._pdf[index]
@@ -231,9 +276,9 @@ class PageRenderer:
             raise SplitError(
                 "render_failed", f"page {index}: {type(exc).__name__}: {exc}"
             ) from None
-        return _encode_png(image, self._config.png_compress_level), *image.size
+        return image
 
-    def _render_frame(self, index: int) -> tuple[bytes, int, int]:
+    def _render_frame(self, index: int):
         img = self._image
         try:
             img.seek(index)
@@ -256,7 +301,25 @@ class PageRenderer:
             raise SplitError(
                 "corrupt_image", f"frame {index} cannot be decoded: {exc}"
             ) from None
-        return _encode_png(frame, self._config.png_compress_level), *frame.size
+        return frame
+
+
+def is_blank(image, ink_fraction: float) -> bool:
+    """True when less than ``ink_fraction`` of the pixels are dark (< 160)."""
+    import numpy as np
+
+    gray = np.asarray(image.convert("L"))
+    return float((gray < 160).mean()) < ink_fraction
+
+
+def plausible_text_layer(lines: list[tuple]) -> bool:
+    """A text layer worth trusting: some words, mostly ordinary characters."""
+    text = "".join(line[0] for line in lines)
+    chars = [c for c in text if not c.isspace()]
+    if len(chars) < 16:
+        return False
+    ordinary = sum(1 for c in chars if c.isprintable() and c != "\ufffd")
+    return ordinary / len(chars) >= 0.9
 
 
 class _InProcess:
@@ -287,7 +350,7 @@ def render_pages(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, 
     limit = count if config.max_pages is None else min(count, config.max_pages)
     try:
         for index in range(limit):
-            png, _w, _h = renderer.render(index)
+            png, _w, _h, _blank = renderer.render(index)
             yield index, count, Image.open(io.BytesIO(png))
     finally:
         renderer.close_document()
@@ -301,8 +364,10 @@ class _SplitDoFn(beam.DoFn):
         config_hash: str,
         fail_fast: bool,
         progress: ProgressReporter,
+        route: str = "ocr",
     ):
         self._config = config
+        self._route = route
         self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
@@ -314,6 +379,8 @@ class _SplitDoFn(beam.DoFn):
         self._failed_docs = Metrics.counter("ocrbeam.split", "failed_documents")
         self._failed_pages = Metrics.counter("ocrbeam.split", "failed_pages")
         self._restarts = Metrics.counter("ocrbeam.split", "renderer_restarts")
+        self._text_layer = Metrics.counter("ocrbeam.split", "pages_text_layer")
+        self._blank = Metrics.counter("ocrbeam.split", "pages_blank")
 
     def setup(self):
         if self._config.isolate:
@@ -377,6 +444,26 @@ class _SplitDoFn(beam.DoFn):
             self._restarts.inc()
             raise SplitError("render_crashed", f"opening the document: {exc}") from None
 
+    def _without_ocr(self, blob: DocumentBlob, kind: str, index: int, page_count: int):
+        """The page's row from its text layer, when the route says so; else None."""
+        if kind != "pdf" or self._route == "ocr":
+            return None
+        start = time.perf_counter()
+        lines, width, height = self._renderer.call("text_layer", index)
+        if self._route == "auto" and not plausible_text_layer(lines):
+            return None
+        self._text_layer.inc()
+        self._progress.add(pages_found=1, pages_done=1)
+        page = PageImage(
+            blob.doc_id, blob.source_uri, index, page_count, width, height, b""
+        )
+        return text_layer_result(
+            page,
+            lines,
+            config_hash=self._config_hash,
+            elapsed_ms=(time.perf_counter() - start) * 1000,
+        )
+
     def process(self, blob: DocumentBlob) -> Iterable:
         self._documents.inc()
         self._progress.add(documents=1)
@@ -412,7 +499,32 @@ class _SplitDoFn(beam.DoFn):
                     if reopen:
                         self._open(blob, kind)
                         reopen = False
-                    png, width, height = self._renderer.call("render", index)
+                    direct = self._without_ocr(blob, kind, index, page_count)
+                    if direct is not None:
+                        yield pvalue.TaggedOutput(DIRECT_TAG, direct)
+                        continue
+                    start = time.perf_counter()
+                    png, width, height, blank = self._renderer.call("render", index)
+                    if blank:
+                        self._blank.inc()
+                        self._progress.add(pages_found=1, pages_done=1)
+                        page = PageImage(
+                            blob.doc_id,
+                            blob.source_uri,
+                            index,
+                            page_count,
+                            width,
+                            height,
+                            b"",
+                        )
+                        elapsed = (time.perf_counter() - start) * 1000
+                        yield pvalue.TaggedOutput(
+                            DIRECT_TAG,
+                            blank_result(
+                                page, config_hash=self._config_hash, elapsed_ms=elapsed
+                            ),
+                        )
+                        continue
                 except SplitError as exc:
                     yield self._dead(blob, index, exc.error_type, str(exc), page_count)
                     continue
@@ -462,11 +574,15 @@ class SplitPages(beam.PTransform):
     The Reshuffle after the fan-out lets the pages of one document spread across
     workers instead of all running where the document was read.
 
+    Pages that need no OCR (blank pages; PDF pages taken from their text layer
+    under ``route`` text_layer or auto) come out as finished ``PageResult`` rows.
+
     Returns:
-        ``(pages, dead_letters)``: PCollections of ``PageImage`` and ``DeadLetter``.
+        ``(pages, dead_letters, results)``: PCollections of ``PageImage``,
+        ``DeadLetter`` and ``PageResult``.
 
     Example:
-        >>> pages, errors = blobs | SplitPages(RenderConfig(dpi=150), "cfg")
+        >>> pages, errors, done = blobs | SplitPages(RenderConfig(dpi=150), "cfg")
     """
 
     def __init__(
@@ -476,8 +592,10 @@ class SplitPages(beam.PTransform):
         fail_fast: bool = False,
         progress_dir: Optional[str] = None,
         source: Optional[SourceConfig] = None,
+        route: str = "ocr",
     ):
         super().__init__()
+        self._route = route
         self._config = config
         self._source = source or SourceConfig()
         self._config_hash = config_hash
@@ -492,11 +610,13 @@ class SplitPages(beam.PTransform):
                 self._config_hash,
                 self._fail_fast,
                 self._progress,
+                self._route,
             )
-        ).with_outputs(DEAD_LETTER_TAG, main="pages")
+        ).with_outputs(DEAD_LETTER_TAG, DIRECT_TAG, main="pages")
         pages = typed(
             typed(outputs.pages, PageImage) | "BreakFusion" >> beam.Reshuffle(),
             PageImage,
         )
         dead = typed(outputs[DEAD_LETTER_TAG], DeadLetter)
-        return pages, dead
+        direct = typed(outputs[DIRECT_TAG], PageResult)
+        return pages, dead, direct

@@ -74,6 +74,7 @@ class PageResult(NamedTuple):
     elapsed_ms: float
     config_hash: str
     orientation_deg: Optional[int]
+    route: str
 
 
 class DeadLetter(NamedTuple):
