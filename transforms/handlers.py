@@ -55,8 +55,10 @@ class EngineServer:
         threads: int = 1,
     ):
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
-        logging.getLogger("paddlex").setLevel(logging.WARNING)
         from paddleocr import PaddleOCR
+
+        # PaddleX configures its logger on import: quiet its per-model INFO lines.
+        logging.getLogger("paddlex").setLevel(logging.WARNING)
 
         self._pipeline = PaddleOCR(**pipeline_kwargs)
         self._predict_kwargs = predict_kwargs
