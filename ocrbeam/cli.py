@@ -20,12 +20,13 @@ configuration:
   the PaddleOCR service's camelCase names or snake_case. Sections:
     source  maxPdfBytes, maxImageBytes
     render  dpi, maxPages, passwords, maxPixels, downscaleOversize, pageTimeoutS,
-            isolate
+            isolate, skipBlankPages, blankInkFraction
     ocr     backend, device, text*ModelDir, textDetLimitSideLen, textDetLimitType,
             textDetThresh, textDetBoxThresh, textDetUnclipRatio,
             textRecScoreThresh, batchSize, cpuThreads, pageTimeoutS, isolate,
             recycleAfterPages
     sink    parquet, jsonl, markdownFiles, numShards
+    route   ocr | text_layer | auto   (auto: PDF text layer where plausible)
     onError dead_letter | fail
   Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.
 
@@ -44,7 +45,7 @@ outputs:
   OUT/pages/*.parquet    one row per page: doc_id, source_uri, page_index,
                          page_count, width, height, engine, model, text,
                          markdown, result_json, line_count, mean_score,
-                         elapsed_ms, config_hash
+                         elapsed_ms, config_hash, orientation_deg, route
   OUT/errors/*.parquet   one row per failed document or page: doc_id,
                          source_uri, page_index, stage, error_type, message
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)

@@ -237,25 +237,15 @@ class PageRenderer:
                 width, height = page.get_size()
                 textpage = page.get_textpage()
                 try:
-                    lines = []
-                    for i in range(textpage.count_rects()):
-                        left, bottom, right, top = textpage.get_rect(i)
-                        text = textpage.get_text_bounded(left, bottom, right, top)
-                        text = " ".join(text.split())
-                        if text:
-                            lines.append(
-                                (
-                                    text,
-                                    left * scale,
-                                    (height - top) * scale,
-                                    right * scale,
-                                    (height - bottom) * scale,
-                                )
-                            )
+                    raw = _text_lines(textpage)
                 finally:
                     textpage.close()
             finally:
                 page.close()
+        lines = [
+            (text, x1 * scale, (height - y2) * scale, x2 * scale, (height - y1) * scale)
+            for text, x1, y1, x2, y2 in raw
+        ]
         return lines, round(width * scale), round(height * scale)
 
     def _render_pdf_page(self, index: int):
@@ -302,6 +292,51 @@ class PageRenderer:
                 "corrupt_image", f"frame {index} cannot be decoded: {exc}"
             ) from None
         return frame
+
+
+def _text_lines(textpage) -> list[tuple[str, float, float, float, float]]:
+    """Lines of a pdfium text page with their boxes, in PDF points.
+
+    Lines follow pdfium's own line breaks; each box is the union of its
+    characters' boxes.  (Text rects would do for typeset PDFs, but producers
+    that draw every glyph on its own, like Google Docs, give one rect per
+    character.)
+    """
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    # One code point per character index (get_text_range's string can differ in
+    # length from the character count: generated and non-BMP characters).
+    text = "".join(
+        chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i) or 0xFFFD)
+        for i in range(count)
+    )
+    lines = []
+    chars: list[str] = []
+    box: Optional[list[float]] = None
+    for i, ch in enumerate(text + "\n"):
+        if ch in "\r\n":
+            words = " ".join("".join(chars).split())
+            if words and box is not None:
+                lines.append((words, *box))
+            chars, box = [], None
+            continue
+        chars.append(ch)
+        if ch.isspace():
+            continue
+        left, bottom, right, top = textpage.get_charbox(i)
+        if right <= left and top <= bottom:
+            continue
+        if box is None:
+            box = [left, bottom, right, top]
+        else:
+            box = [
+                min(box[0], left),
+                min(box[1], bottom),
+                max(box[2], right),
+                max(box[3], top),
+            ]
+    return lines
 
 
 def is_blank(image, ink_fraction: float) -> bool:
