@@ -25,7 +25,7 @@ configuration:
             textDetThresh, textDetBoxThresh, textDetUnclipRatio,
             textRecScoreThresh, batchSize, cpuThreads, pageTimeoutS, isolate,
             recycleAfterPages
-    sink    parquet, jsonl, markdownFiles, numShards
+    sink    parquet, jsonl, markdownFiles, documents, numShards
     route   ocr | text_layer | auto   (auto: PDF text layer where plausible)
     onError dead_letter | fail
   Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.
@@ -48,6 +48,8 @@ outputs:
                          elapsed_ms, config_hash, orientation_deg, route
   OUT/errors/*.parquet   one row per failed document or page: doc_id,
                          source_uri, page_index, stage, error_type, message
+  OUT/documents/*.parquet  one row per document, pages in order (sink.documents)
+  OUT/documents/markdown/NAME-DOCID.md   the whole document as markdown
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
   OUT/markdown/NAME-DOCID/page-00000.md   one file per page (sink.markdownFiles)
 

@@ -28,13 +28,14 @@ from apache_beam.options.pipeline_options import (
 )
 from ocrbeam.transforms import accounting
 from ocrbeam.transforms.config import PipelineConfig, load_config
+from ocrbeam.transforms.documents import AssembleDocuments
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadDocuments, expand_input
 from ocrbeam.transforms.records import DonePage, PageResult, typed
-from ocrbeam.transforms.sinks import WriteDeadLetters, WritePages
+from ocrbeam.transforms.sinks import WriteDeadLetters, WriteDocuments, WritePages
 
 _LOG = logging.getLogger(__name__)
 
@@ -52,10 +53,15 @@ class BatchOutputs:
     pages: beam.PCollection
     dead_letters: beam.PCollection
     writes: list = field(default_factory=list)
+    documents: Optional[beam.PCollection] = None
 
 
-def _to_done_page(row: dict) -> DonePage:
-    return DonePage(row["source_uri"], row["doc_id"], row["page_index"])
+def _to_done_page(row: PageResult) -> DonePage:
+    return DonePage(row.source_uri, row.doc_id, row.page_index)
+
+
+def _to_page_result(row: dict) -> PageResult:
+    return PageResult(**{name: row.get(name) for name in PageResult._fields})
 
 
 class _HasConfig(beam.DoFn):
@@ -67,20 +73,18 @@ class _HasConfig(beam.DoFn):
             yield row
 
 
-def read_done_pages(pipeline: beam.Pipeline, output: str, config_hash: str):
-    """PCollection of ``DonePage`` already under ``output`` with this config."""
+def read_previous_pages(pipeline: beam.Pipeline, output: str, config_hash: str):
+    """``PageResult`` rows already under ``output`` with this config."""
     from ocrbeam.transforms.sinks import join_uri
 
-    return (
+    rows = (
         pipeline
-        | "ReadDonePages"
-        >> beam.io.ReadFromParquet(
-            join_uri(output, "pages", "run-*.parquet"),
-            columns=["source_uri", "doc_id", "page_index", "config_hash"],
-        )
+        | "ReadPreviousPages"
+        >> beam.io.ReadFromParquet(join_uri(output, "pages", "run-*.parquet"))
         | "SameConfig" >> beam.ParDo(_HasConfig(config_hash))
-        | "ToDonePage" >> beam.Map(_to_done_page).with_output_types(DonePage)
+        | "ToPageResult" >> beam.Map(_to_page_result)
     )
+    return typed(rows, PageResult)
 
 
 def build_pipeline(
@@ -101,7 +105,12 @@ def build_pipeline(
     """
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
-    done = read_done_pages(pipeline, output, fingerprint) if skip_done else None
+    previous = read_previous_pages(pipeline, output, fingerprint) if skip_done else None
+    done = None
+    if previous is not None:
+        done = previous | "DonePages" >> beam.Map(_to_done_page).with_output_types(
+            DonePage
+        )
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
         list(inputs), fingerprint, fail_fast, config.source, done
     )
@@ -124,6 +133,18 @@ def build_pipeline(
         outputs.writes.append(
             dead | "WriteDeadLetters" >> WriteDeadLetters(output, config.sink, run_id)
         )
+        if config.sink.documents:
+            every_page = results
+            if previous is not None:
+                every_page = typed(
+                    (results, previous) | "WithPreviousPages" >> beam.Flatten(),
+                    PageResult,
+                )
+            outputs.documents = every_page | "AssembleDocuments" >> AssembleDocuments()
+            outputs.writes.append(
+                outputs.documents
+                | "WriteDocuments" >> WriteDocuments(output, config.sink, run_id)
+            )
     return outputs
 
 

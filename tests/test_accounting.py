@@ -105,6 +105,20 @@ def test_every_document_and_page_is_accounted_for_and_reruns_are_idempotent(
         (_name(r), r["page_index"], r["error_type"]) for r in errors
     }
     first_files = set(accounting.run_files(str(out), "pages"))
+    documents = {
+        _name(r): (r["page_count"], r["pages_done"], r["complete"])
+        for r in accounting.read_table(
+            str(out),
+            "documents",
+            ["source_uri", "page_count", "pages_done", "complete"],
+        )
+    }
+    assert documents == {
+        "a-two-pages.pdf": (2, 2, True),
+        "b-scan.png": (1, 1, True),
+        "c-four-pages.pdf": (4, 3, False),
+    }
+    assert len(list((out / "documents" / "markdown").glob("*.md"))) == 3
 
     # Second run: nothing new is written, no duplicates, failures retried.
     assert _run(lake, out) == 0
@@ -132,6 +146,13 @@ def test_every_document_and_page_is_accounted_for_and_reruns_are_idempotent(
     ]
     summary3 = json.loads((out / "_SUMMARY.json").read_text())
     assert summary3["ok"] and summary3["pages_done"] == 6
+    # documents/ is rebuilt from every run's pages: still one row per document.
+    rebuilt = accounting.read_table(str(out), "documents", ["source_uri", "complete"])
+    assert sorted((_name(r), r["complete"]) for r in rebuilt) == [
+        ("a-two-pages.pdf", True),
+        ("b-scan.png", True),
+        ("c-four-pages.pdf", False),
+    ]
 
 
 def test_another_config_needs_force_and_force_redoes_everything(tmp_path, capsys):

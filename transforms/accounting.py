@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 from .sinks import join_uri
 
-TABLES = ("pages", "errors")
+TABLES = ("pages", "errors", "documents")
 _RUN_FILE = re.compile(
     r"run-(?P<run>[0-9TZ]+-[0-9a-f]+)-\d{5}-of-\d{5}\.(parquet|jsonl)$"
 )
@@ -86,7 +86,8 @@ def cleanup_after_run(output: str, run_id: str, force: bool) -> list[str]:
     for table in TABLES:
         for suffix in ("parquet", "jsonl"):
             for path, run in run_files(output, table, suffix).items():
-                if run != run_id and (table == "errors" or force):
+                # errors/ and documents/ are rewritten whole by every run.
+                if run != run_id and (table != "pages" or force):
                     doomed.append(path)
                 elif run == run_id and suffix == "parquet":
                     if pq.read_metadata(path, filesystem=fs).num_rows == 0:

@@ -273,6 +273,11 @@ class SinkConfig(_Section):
     markdown_files: bool = Field(
         False, description="Also one markdown file per page under markdown/."
     )
+    documents: bool = Field(
+        True,
+        description="documents/: one row and one markdown file per document, "
+        "pages in order, paragraphs joined across page breaks.",
+    )
     num_shards: int = Field(
         0, ge=0, description="Output files per table; 0 lets the runner decide."
     )

@@ -77,6 +77,19 @@ class PageResult(NamedTuple):
     route: str
 
 
+class DocumentResult(NamedTuple):
+    """A whole document, pages in order: one row of ``documents/``."""
+
+    doc_id: str
+    source_uri: str
+    page_count: int
+    pages_done: int
+    complete: bool
+    text: str
+    markdown: str
+    config_hash: str
+
+
 class DeadLetter(NamedTuple):
     """A document or page that could not be processed: one row of ``errors/``.
 
@@ -95,7 +108,15 @@ class DeadLetter(NamedTuple):
     page_count: Optional[int] = None
 
 
-for _record in (DocumentRef, DocumentBlob, DonePage, PageImage, PageResult, DeadLetter):
+for _record in (
+    DocumentRef,
+    DocumentBlob,
+    DonePage,
+    PageImage,
+    PageResult,
+    DocumentResult,
+    DeadLetter,
+):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 
 

@@ -12,6 +12,8 @@ Layout under the output prefix::
 JSON lines live apart from the Parquet folders so that ``pages/`` and ``errors/``
 each read as one Parquet dataset (pyarrow, BigQuery external tables, Spark).
     markdown/<name>-<doc_id[:12]>/page-00000.md   (sink.markdownFiles)
+    documents/run-<run id>-SSSSS-of-NNNNN.parquet   one row per document
+    documents/markdown/<name>-<doc_id[:12]>.md      one file per document
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 import apache_beam as beam
 
 from .config import SinkConfig
-from .records import DeadLetter, PageResult, typed
+from .records import DeadLetter, DocumentResult, PageResult, typed
 
 
 def join_uri(base: str, *parts: str) -> str:
@@ -36,20 +38,24 @@ def _to_json_line(row) -> str:
     return json.dumps(row._asdict(), ensure_ascii=False)
 
 
-def markdown_path(output: str, row: PageResult) -> str:
-    """Where the markdown file of one page goes."""
+def _stem(row) -> str:
     stem = posixpath.basename(row.source_uri.rstrip("/")) or "document"
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.splitext(stem)[0])[:80]
-    return join_uri(
-        output, "markdown", f"{stem}-{row.doc_id[:12]}", f"page-{row.page_index:05d}.md"
-    )
+    return f"{stem}-{row.doc_id[:12]}"
+
+
+def markdown_path(output: str, row) -> str:
+    """Where the markdown file of one page, or of one whole document, goes."""
+    if isinstance(row, DocumentResult):
+        return join_uri(output, "documents", "markdown", f"{_stem(row)}.md")
+    return join_uri(output, "markdown", _stem(row), f"page-{row.page_index:05d}.md")
 
 
 class _WriteMarkdownFiles(beam.DoFn):
     def __init__(self, output: str):
         self._output = output
 
-    def process(self, row: PageResult) -> Iterable[str]:
+    def process(self, row) -> Iterable[str]:
         import fsspec
 
         path = markdown_path(self._output, row)
@@ -135,3 +141,28 @@ class WriteDeadLetters(beam.PTransform):
         return dead | "Table" >> _WriteTable(
             self._output, "errors", self._config, self._run_id
         )
+
+
+class WriteDocuments(beam.PTransform):
+    """Write ``DocumentResult`` rows under ``<output>/documents/`` and one
+    markdown file per document under ``documents/markdown/``.
+
+    Example:
+        >>> documents | WriteDocuments("gs://bucket/ocr-out", SinkConfig(), run_id)
+    """
+
+    def __init__(self, output: str, config: SinkConfig, run_id: str = "manual"):
+        super().__init__()
+        self._output = output
+        self._config = config
+        self._run_id = run_id
+
+    def expand(self, documents):
+        documents = typed(documents, DocumentResult)
+        written = documents | "Table" >> _WriteTable(
+            self._output, "documents", self._config, self._run_id
+        )
+        written.append(
+            documents | "Markdown" >> beam.ParDo(_WriteMarkdownFiles(self._output))
+        )
+        return written
