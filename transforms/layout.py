@@ -55,21 +55,13 @@ def _x_gaps(lines: Sequence[Line], min_gap: float) -> list[Interval]:
     return _gaps([(line.x1, line.x2) for line in lines], lo, hi, min_gap)
 
 
-def _gutters(lines: Sequence[Line], min_gap: float) -> list[Interval]:
-    """Vertical gutters: x-intervals crossed by (almost) no line.
-
-    Detection boxes are grown by the unclip step (about half a line height on
-    each side), which closes a typeset gutter; the boxes are shrunk back before
-    looking.  A gutter may be crossed by a few short lines (a page number, a
-    stray box): at most 4% of the region's lines; a wide line (a title or a
-    paragraph spanning the columns) always closes it.
-    """
-    tolerance = max(1, int(0.04 * len(lines)))
-    width = max(ln.x2 for ln in lines) - min(ln.x1 for ln in lines)
+def _sweep(
+    lines: Sequence[Line], weights: Sequence[int], tolerance: int, min_gap: float
+):
+    """x-intervals where the weighted count of (shrunk) boxes is <= tolerance."""
     events: list[tuple[float, int]] = []
-    for line in lines:
+    for line, weight in zip(lines, weights, strict=True):
         pad = min(0.45 * line.height, 0.25 * (line.x2 - line.x1))
-        weight = 1 if line.x2 - line.x1 < 0.25 * width else tolerance + 1
         events.append((line.x1 + pad, weight))
         events.append((line.x2 - pad, -weight))
     events.sort()
@@ -85,6 +77,64 @@ def _gutters(lines: Sequence[Line], min_gap: float) -> list[Interval]:
                 gaps.append((start, x))
             start = None
     return gaps
+
+
+def _inside_columns(
+    line: Line, gap: Interval, lines: Sequence[Line], unit: float
+) -> bool:
+    """A box across ``gap`` set tight against column lines on both sides (the
+    next line up or down within 1.5 line heights): two lines the detector
+    merged across the gutter.  A title or a closing paragraph is set off by
+    space, and keeps the gutter closed."""
+    left = [ln for ln in lines if ln.x2 <= gap[1] and ln is not line]
+    right = [ln for ln in lines if ln.x1 >= gap[0] and ln is not line]
+    return all(any(_near(line, ln, unit) for ln in side) for side in (left, right))
+
+
+def _near(a: Line, b: Line, unit: float) -> bool:
+    """``b`` is the next line up or down from ``a`` (within 1.5 line heights)."""
+    above = a.y1 - b.y2
+    below = b.y1 - a.y2
+    return -0.3 * unit <= above <= 1.5 * unit or -0.3 * unit <= below <= 1.5 * unit
+
+
+def _gutters(lines: Sequence[Line], min_gap: float) -> list[Interval]:
+    """Vertical gutters: x-intervals crossed by (almost) no line.
+
+    Detection boxes are grown by the unclip step (about half a line height on
+    each side), which closes a typeset gutter; the boxes are shrunk back before
+    looking.  A gutter may be crossed by a few short lines (a page number, a
+    stray box): at most 4% of the region's lines.  A wide line (a title or a
+    paragraph spanning the columns) closes it, unless it sits inside the column
+    block (lines on both sides above and below it): then it is two lines the
+    detector merged across the gutter.
+    """
+    tolerance = max(1, int(0.04 * len(lines)))
+    width = max(ln.x2 for ln in lines) - min(ln.x1 for ln in lines)
+    unit = statistics.median(ln.height for ln in lines)
+    wide = [ln.x2 - ln.x1 >= 0.25 * width for ln in lines]
+    weights = [tolerance + 1 if w else 1 for w in wide]
+    gaps = _sweep(lines, weights, tolerance, min_gap)
+    if gaps or not any(wide):
+        return gaps
+    accepted = []
+    loose = max(2, int(0.1 * len(lines)))
+    for gap in _sweep(lines, [1] * len(lines), loose, min_gap):
+        crossers = [
+            ln for ln, w in zip(lines, wide, strict=True) if w and _crosses(ln, gap)
+        ]
+        inside = [ln for ln in crossers if _inside_columns(ln, gap, lines, unit)]
+        # Several merged rows in a row: each next to one already accepted.
+        grew = True
+        while grew:
+            grew = False
+            for ln in crossers:
+                if ln not in inside and any(_near(ln, other, unit) for other in inside):
+                    inside.append(ln)
+                    grew = True
+        if len(inside) == len(crossers):
+            accepted.append(gap)
+    return accepted
 
 
 def _y_gaps(lines: Sequence[Line], min_gap: float) -> list[Interval]:
