@@ -77,7 +77,6 @@ def test_real_detections_of_a_two_column_page_at_several_resolutions():
     from pathlib import Path
 
     import pypdfium2 as pdfium
-
     from ocrbeam.transforms.convert import lines_from_result
     from ocrbeam.transforms.quality import cer
 
