@@ -129,3 +129,50 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert "ocrbeam" in capsys.readouterr().out
+
+
+@pytest.mark.pipeline
+def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
+    """route=auto: a born-digital PDF from its text layer, a blank page without
+    the models, a raster page through OCR; all rows, documents and accounting."""
+    import json
+
+    from docs import DATA, SENTENCES, blank_pdf, encode, text_image
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "born-digital.pdf").write_bytes(
+        (DATA / "pdflatex-4-pages.pdf").read_bytes()
+    )
+    (lake / "blank.pdf").write_bytes(blank_pdf(300, 400))
+    (lake / "scan.png").write_bytes(encode(text_image(SENTENCES[:2])))
+    out = tmp_path / "out"
+    code = main(
+        [
+            "run",
+            "--input",
+            str(lake),
+            "--output",
+            str(out),
+            "--no_progress",
+            "--set",
+            "route=auto",
+        ]
+    )
+    assert code == 0
+    pages = ds.dataset(str(out / "pages"), format="parquet").to_table().to_pylist()
+    routes = sorted(
+        (r["source_uri"].rsplit("/", 1)[1], r["page_index"], r["route"]) for r in pages
+    )
+    assert routes == [
+        ("blank.pdf", 0, "blank"),
+        ("born-digital.pdf", 0, "text_layer"),
+        ("born-digital.pdf", 1, "text_layer"),
+        ("born-digital.pdf", 2, "text_layer"),
+        ("born-digital.pdf", 3, "text_layer"),
+        ("scan.png", 0, "ocr"),
+    ]
+    summary = json.loads((out / "_SUMMARY.json").read_text())
+    assert summary["ok"] and summary["documents_done"] == 3
+    docs = list((out / "documents" / "markdown").glob("born-digital-*.md"))
+    assert len(docs) == 1 and "Hello, here is some text" in docs[0].read_text()
