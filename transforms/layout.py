@@ -49,12 +49,6 @@ def _gaps(intervals: Sequence[Interval], lo: float, hi: float, min_gap: float):
     return gaps
 
 
-def _x_gaps(lines: Sequence[Line], min_gap: float) -> list[Interval]:
-    lo = min(line.x1 for line in lines)
-    hi = max(line.x2 for line in lines)
-    return _gaps([(line.x1, line.x2) for line in lines], lo, hi, min_gap)
-
-
 def _sweep(
     lines: Sequence[Line], weights: Sequence[int], tolerance: int, min_gap: float
 ):
