@@ -6,7 +6,6 @@ from ocrbeam.transforms.config import RenderConfig, SourceConfig
 from ocrbeam.transforms.pdf import (
     SplitError,
     _SplitDoFn,
-    pdf_page_count,
     render_pages,
     sniff_type,
 )
@@ -43,10 +42,6 @@ def test_render_pdf_all_pages_at_configured_dpi():
     assert abs(pages[0][2].width - 595) <= 1 and abs(pages[0][2].height - 842) <= 1
     hi = next(render_pages(data, RenderConfig(dpi=150)))[2]
     assert abs(hi.width - 595 * 150 / 72) <= 2
-
-
-def test_pdf_page_count():
-    assert pdf_page_count((DATA / "pdflatex-4-pages.pdf").read_bytes()) == 4
 
 
 def test_encrypted_pdf_is_its_own_error_type():

@@ -93,18 +93,6 @@ def _encode_png(image, compress_level: int) -> bytes:
     return buf.getvalue()
 
 
-def pdf_page_count(data: bytes) -> int:
-    """Number of pages of a PDF (raises pypdfium2's PdfiumError if unreadable)."""
-    import pypdfium2 as pdfium
-
-    with PDFIUM_LOCK:
-        pdf = pdfium.PdfDocument(data)
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
-
-
 _PAGES_COUNT_ZERO = re.compile(
     rb"/Type\s*/Pages\b[^>]*?/Count\s+0\b|/Count\s+0\b[^>]*?/Type\s*/Pages\b"
 )

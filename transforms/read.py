@@ -59,11 +59,6 @@ def expand_input(pattern: str) -> Iterator[DocumentRef]:
         yield DocumentRef(source_uri=_uri(fs, p), size=int(entries[p].get("size") or 0))
 
 
-def input_matches_anything(pattern: str) -> bool:
-    """True when an input names at least one document."""
-    return next(iter(expand_input(pattern)), None) is not None
-
-
 def _by_uri(item) -> tuple:
     return item.source_uri, item
 
