@@ -162,6 +162,19 @@ def _check_output_writable(output: str) -> None:
         raise UsageError(f"output {output} is not writable: {exc}") from None
 
 
+DASK_RUNNER = "ocrbeam.dask_runner.DaskRunner"
+
+
+def _use_fixed_dask_runner(options: PipelineOptions) -> None:
+    """``--runner DaskRunner`` means ocrbeam's fixed subclass (see its module)."""
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (
+        "DaskRunner",
+        "apache_beam.runners.dask.dask_runner.DaskRunner",
+    ):
+        standard.runner = DASK_RUNNER
+
+
 def _apply_local_defaults(
     options: PipelineOptions, workers: Optional[int]
 ) -> Optional[int]:
@@ -238,6 +251,7 @@ def run(
     skip_done = bool(existing) and not ours.force
     run_id = accounting.new_run_id()
 
+    _use_fixed_dask_runner(options)
     threads = _apply_local_defaults(options, ours.workers)
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
     progress_dir = None

@@ -162,7 +162,23 @@ def decode_png(data: bytes):
 
 
 def _default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Threads for one engine when neither the config nor the launcher says.
+
+    Resolved where the model loads, not where the graph is built: inside a
+    dask.distributed worker that is the worker's own thread budget (dask gives
+    each of N worker processes cores/N threads); elsewhere all cores.
+    """
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return max(1, os.cpu_count() or 1)
+
+
+# What this process did, for whoever runs inside it (dask's client.run, a
+# debugger): engines loaded and pages OCR'd, all handlers together.
+PROCESS_STATS = {"model_loads": 0, "pages": 0}
 
 
 class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
@@ -189,9 +205,13 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         self._config = config
         self._config_hash = config_hash
         self._fail_fast = fail_fast
-        self._cpu_threads = config.cpu_threads or cpu_threads or _default_threads()
+        self._requested_threads = config.cpu_threads or cpu_threads
         self._pending_load_ms: Optional[float] = None
         self._metrics = None
+
+    @property
+    def cpu_threads(self) -> int:
+        return self._requested_threads or _default_threads()
 
     # -- model -------------------------------------------------------------
     def _model_dirs(self) -> tuple[str, str]:
@@ -237,7 +257,7 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         if cfg.backend == "onnxruntime":
             kwargs["engine"] = "onnxruntime"
             kwargs["engine_config"] = {
-                "intra_op_num_threads": self._cpu_threads,
+                "intra_op_num_threads": self.cpu_threads,
                 "inter_op_num_threads": 1,
                 # The bundled ONNX files carry no output shape hints, which
                 # onnxruntime reports as a harmless warning at every load.
@@ -247,7 +267,7 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
                 kwargs["engine_config"]["device_type"] = "gpu"
         else:
             kwargs["enable_mkldnn"] = cfg.enable_mkldnn
-            kwargs["cpu_threads"] = self._cpu_threads
+            kwargs["cpu_threads"] = self.cpu_threads
         return kwargs
 
     def textline_orientation_dir(self) -> Optional[str]:
@@ -306,14 +326,15 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             timeout_s=self._config.page_timeout_s,
             recycle_after=self._config.recycle_after_pages,
             orientation_model=self.orientation_model(),
-            threads=self._cpu_threads,
+            threads=self.cpu_threads,
         )
         self._pending_load_ms = (time.perf_counter() - start) * 1000.0
+        PROCESS_STATS["model_loads"] += 1
         _LOG.info(
             "loaded %s (%s, %d threads, %s) in %.0f ms in process %d",
             self.model_name,
             self._config.backend,
-            self._cpu_threads,
+            self.cpu_threads,
             "isolated" if self._config.isolate else "in process",
             self._pending_load_ms,
             os.getpid(),
@@ -402,6 +423,7 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
                 outcomes.append(self._dead_letter(page, error_type, exc))
                 continue
             counters["pages"].inc()
+            PROCESS_STATS["pages"] += 1
             counters["lines"].inc(result.line_count)
             counters["page_ms"].update(int(elapsed))
             outcomes.append(result)

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -73,6 +74,27 @@ def _describe_exit(process) -> str:
     return f"exit code {code}"
 
 
+@contextlib.contextmanager
+def _children_allowed():
+    """Let a daemonic process (a dask.distributed worker, a pool worker) start
+    our child.
+
+    multiprocessing refuses children of daemonic processes because they would
+    be orphaned when the daemon is killed.  Ours cannot be: they are daemonic
+    themselves and exit as soon as the pipe to their parent closes (``_serve``
+    returns on EOF).
+    """
+    current = mp.current_process()
+    if not current.daemon:
+        yield
+        return
+    current.daemon = False
+    try:
+        yield
+    finally:
+        current.daemon = True
+
+
 class IsolatedWorker:
     """A server object living in a child process, restarted after failures.
 
@@ -103,7 +125,8 @@ class IsolatedWorker:
         process = ctx.Process(
             target=_serve, args=(child, self._factory), name=self._name, daemon=True
         )
-        process.start()
+        with _children_allowed():
+            process.start()
         child.close()
         self._process, self._conn = process, parent
         status, payload = self._receive(self._start_timeout_s, starting=True)

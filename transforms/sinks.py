@@ -34,6 +34,20 @@ def join_uri(base: str, *parts: str) -> str:
     return posixpath.join(base.rstrip("/"), *parts)
 
 
+def arrow_schema(record_type):
+    """The Parquet (Arrow) schema of a record type, through Beam's schema of it."""
+    from apache_beam.typehints import schemas
+    from apache_beam.typehints.arrow_type_compatibility import (
+        arrow_schema_from_beam_schema,
+    )
+
+    return arrow_schema_from_beam_schema(schemas.schema_from_element_type(record_type))
+
+
+def _as_dict(row) -> dict:
+    return row._asdict()
+
+
 def _to_json_line(row) -> str:
     return json.dumps(row._asdict(), ensure_ascii=False)
 
@@ -65,8 +79,11 @@ class _WriteMarkdownFiles(beam.DoFn):
 
 
 class _WriteTable(beam.PTransform):
-    def __init__(self, output: str, name: str, config: SinkConfig, run_id: str):
+    def __init__(
+        self, output: str, name: str, config: SinkConfig, run_id: str, record_type
+    ):
         super().__init__()
+        self._record_type = record_type
         self._prefix = join_uri(output, name, f"run-{run_id}")
         self._jsonl_prefix = join_uri(output, "jsonl", name, f"run-{run_id}")
         self._config = config
@@ -74,11 +91,16 @@ class _WriteTable(beam.PTransform):
     def expand(self, rows):
         written = []
         if self._config.parquet:
+            # Rows go in as dicts with an explicit schema rather than as Beam
+            # Rows: Beam's Row path converts with a batched DoFn, which runners
+            # without batched DoFns (Beam's DaskRunner) cannot execute.
             written.append(
                 rows
+                | "AsDict" >> beam.Map(_as_dict)
                 | "Parquet"
                 >> beam.io.WriteToParquet(
                     self._prefix,
+                    schema=arrow_schema(self._record_type),
                     file_name_suffix=".parquet",
                     num_shards=self._config.num_shards,
                     codec="snappy",
@@ -114,7 +136,7 @@ class WritePages(beam.PTransform):
     def expand(self, pages):
         pages = typed(pages, PageResult)
         written = pages | "Table" >> _WriteTable(
-            self._output, "pages", self._config, self._run_id
+            self._output, "pages", self._config, self._run_id, PageResult
         )
         if self._config.markdown_files:
             written.append(
@@ -139,7 +161,7 @@ class WriteDeadLetters(beam.PTransform):
     def expand(self, dead):
         dead = typed(dead, DeadLetter)
         return dead | "Table" >> _WriteTable(
-            self._output, "errors", self._config, self._run_id
+            self._output, "errors", self._config, self._run_id, DeadLetter
         )
 
 
@@ -160,7 +182,7 @@ class WriteDocuments(beam.PTransform):
     def expand(self, documents):
         documents = typed(documents, DocumentResult)
         written = documents | "Table" >> _WriteTable(
-            self._output, "documents", self._config, self._run_id
+            self._output, "documents", self._config, self._run_id, DocumentResult
         )
         written.append(
             documents | "Markdown" >> beam.ParDo(_WriteMarkdownFiles(self._output))

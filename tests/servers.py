@@ -1,0 +1,174 @@
+"""Real servers on loopback for the tests: dask.distributed, GCS, S3, BigQuery.
+
+Each starts as its own process (or moto's threaded server), is pointed at by
+the clients' standard settings, and is torn down after the tests that use it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: Optional[subprocess.Popen], timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def dask_cluster(workdir: Path, workers: int = 2):
+    """``dask scheduler`` and ``workers`` single-threaded ``dask worker``
+    processes on 127.0.0.1; yields the scheduler address."""
+    port = free_port()
+    log = open(workdir / "dask.log", "w")  # noqa: SIM115 - closed below
+    env = dict(os.environ)
+    procs = [
+        subprocess.Popen(
+            [
+                str(BIN / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-dashboard",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+        )
+    ]
+    try:
+        wait_for_port(port, procs[0])
+        address = f"tcp://127.0.0.1:{port}"
+        for _ in range(workers):
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "dask"),
+                        "worker",
+                        address,
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--memory-limit",
+                        "0",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=workdir,
+                )
+            )
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        _stop(procs)
+        log.close()
+
+
+@contextmanager
+def gcs_emulator(root: Path, bucket: str):
+    """gcp-storage-emulator storing on disk under ``root``; sets
+    ``STORAGE_EMULATOR_HOST`` for gcsfs and Beam's gcsio."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "gcp-storage-emulator"),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-d",
+            str(root),
+            "--default-bucket",
+            bucket,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop([process])
+
+
+@contextmanager
+def s3_server():
+    """moto's S3 server in this process on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@contextmanager
+def bigquery_emulator(project: str, gcs_root: Path):
+    """bqemulator (DuckDB) on loopback; load jobs read gs:// URIs from the GCS
+    emulator's on-disk folder ``gcs_root``."""
+    rest, grpc = free_port(), free_port()
+    env = {**os.environ, "BQEMU_GCS_LOCAL_ROOT": str(gcs_root)}
+    process = subprocess.Popen(
+        [
+            str(BIN / "bqemulator"),
+            "start",
+            "--rest-port",
+            str(rest),
+            "--grpc-port",
+            str(grpc),
+            "--project",
+            project,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_for_port(rest, process, timeout=60)
+        yield f"http://127.0.0.1:{rest}"
+    finally:
+        _stop([process])
