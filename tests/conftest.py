@@ -19,6 +19,32 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image  # noqa: E402
 
+# gcsfs probes for hierarchical-namespace buckets on every operation unless
+# told not to; against the emulator each probe stalls 60 s.  Read at import.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_google_credentials(tmp_path_factory):
+    """Credentials that need no network: an access token that never expires.
+
+    Without any, Beam retries ``google.auth.default()`` for ~25 s in every
+    process before going anonymous; the emulators ignore the token.
+    """
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        yield
+        return
+    path = tmp_path_factory.mktemp("gcp") / "offline-credentials.json"
+    path.write_text(
+        '{"type": "authorized_user", "client_id": "offline", "client_secret": "x",'
+        ' "refresh_token": "x", "token": "offline", "expiry": "2099-01-01T00:00:00Z"}'
+    )
+    os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(path)
+    os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "ocrbeam-test")
+    yield
+    os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+
+
 # The bundled ONNX model folders are assembled under this cache; keep tests'
 # cache out of the user's home so runs start from the installed packages.
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")

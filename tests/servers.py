@@ -106,24 +106,17 @@ def dask_cluster(workdir: Path, workers: int = 2):
 
 @contextmanager
 def gcs_emulator(root: Path, bucket: str):
-    """gcp-storage-emulator storing on disk under ``root``; sets
-    ``STORAGE_EMULATOR_HOST`` for gcsfs and Beam's gcsio."""
+    """gcp-storage-emulator storing on disk under ``root/objects``; yields the
+    URL to set as ``STORAGE_EMULATOR_HOST`` (gcsfs and Beam's gcsio)."""
     port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "STORAGE_BASE": str(root), "STORAGE_DIR": "objects"}
+    args = ["start", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
-        [
-            str(BIN / "gcp-storage-emulator"),
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "-d",
-            str(root),
-            "--default-bucket",
-            bucket,
-        ],
+        [str(BIN / "gcp-storage-emulator"), *args, "--default-bucket", bucket, "-q"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
     try:
         wait_for_port(port, process)

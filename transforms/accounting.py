@@ -50,6 +50,9 @@ def run_files(output: str, table: str, suffix: str = "parquet") -> dict[str, str
         else join_uri(output, "jsonl", table)
     )
     fs, path = _fs(folder)
+    # Object-store filesystems (gcsfs, s3fs) cache listings per process; the
+    # pipeline has written files since the last look.
+    fs.invalidate_cache(path)
     if not fs.exists(path):
         return {}
     found = {}
