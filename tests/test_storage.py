@@ -7,7 +7,6 @@ as for local paths; only these standard settings point it at the servers.
 """
 
 import json
-import os
 
 import fsspec
 import pyarrow.parquet as pq
