@@ -27,6 +27,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 from ocrbeam.transforms import accounting
+from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
 from ocrbeam.transforms.config import PipelineConfig, load_config
 from ocrbeam.transforms.documents import AssembleDocuments
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
@@ -34,7 +35,7 @@ from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadDocuments, expand_input
-from ocrbeam.transforms.records import DonePage, PageResult, typed
+from ocrbeam.transforms.records import DeadLetter, DonePage, PageResult, typed
 from ocrbeam.transforms.sinks import WriteDeadLetters, WriteDocuments, WritePages
 
 _LOG = logging.getLogger(__name__)
@@ -126,6 +127,18 @@ def build_pipeline(
     results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
     outputs = BatchOutputs(pages=results, dead_letters=dead)
+    bigquery = config.sink.bigquery
+    if bigquery.pages_table:
+        outputs.writes.append(
+            results
+            | "BigQueryPages"
+            >> WriteBigQuery(bigquery, PageResult, bigquery.pages_table)
+        )
+        outputs.writes.append(
+            dead
+            | "BigQueryErrors"
+            >> WriteBigQuery(bigquery, DeadLetter, errors_table(bigquery))
+        )
     if output:
         outputs.writes.append(
             results | "WritePages" >> WritePages(output, config.sink, run_id)

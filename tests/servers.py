@@ -143,6 +143,12 @@ def s3_server():
 def bigquery_emulator(project: str, gcs_root: Path):
     """bqemulator (DuckDB) on loopback; load jobs read gs:// URIs from the GCS
     emulator's on-disk folder ``gcs_root``."""
+    from duckdb_extensions import import_extension
+
+    # Install DuckDB's spatial and avro extensions from their wheels into
+    # DuckDB's extension folder; bqemulator would download them at start.
+    for extension in ("spatial", "avro"):
+        import_extension(extension)
     rest, grpc = free_port(), free_port()
     env = {**os.environ, "BQEMU_GCS_LOCAL_ROOT": str(gcs_root)}
     process = subprocess.Popen(

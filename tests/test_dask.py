@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
+from ocrbeam.transforms.handlers import process_stats
 from servers import dask_cluster
 
 pytestmark = [pytest.mark.dask, pytest.mark.model, pytest.mark.pipeline]
@@ -70,7 +71,7 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
         ]
     )
     with Client(dask_address) as client:
-        before = client.run(_process_stats)
+        before = client.run(process_stats)
         dask = run(
             [
                 "--input",
@@ -84,7 +85,7 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
                 *settings,
             ]
         )
-        after = client.run(_process_stats)
+        after = client.run(process_stats)
 
     assert local.summary.ok and dask.summary.ok
     assert dask.summary.pages_done == local.summary.pages_done == 9
@@ -120,9 +121,3 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
         MetricsFilter().with_namespace("ocrbeam.ppocrv5").with_name("pages")
     )["counters"]
     assert sum(c.committed for c in found) == 9
-
-
-def _process_stats():
-    from ocrbeam.transforms.handlers import PROCESS_STATS
-
-    return dict(PROCESS_STATS)

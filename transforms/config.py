@@ -265,8 +265,41 @@ class PPOCRv5Config(_Section):
         return self
 
 
+class BigQueryConfig(_Section):
+    """BigQuery tables for pages and dead letters (Beam's WriteToBigQuery).
+
+    Off unless ``pagesTable`` is set.  Table schemas are derived from the
+    record types (``PageResult``, ``DeadLetter``).
+    """
+
+    pages_table: Optional[str] = Field(
+        None, description="PROJECT:DATASET.TABLE (or DATASET.TABLE) for page rows."
+    )
+    errors_table: Optional[str] = Field(
+        None, description="Table for dead letters; default: the pages table + _errors."
+    )
+    method: Literal["FILE_LOADS", "STREAMING_INSERTS", "STORAGE_WRITE_API"] = Field(
+        "FILE_LOADS",
+        description="FILE_LOADS (batch default: load jobs from files under "
+        "--temp_location), STREAMING_INSERTS (tabledata.insertAll), or "
+        "STORAGE_WRITE_API (a Java cross-language transform: needs Java and "
+        "Beam's expansion service jar on the launcher).",
+    )
+    partition_by_ingestion_date: bool = Field(
+        True, description="Create tables partitioned by ingestion date (DAY)."
+    )
+    cluster_by: list[str] = Field(
+        default_factory=lambda: ["doc_id"],
+        description="Clustering columns for created tables; [] for none.",
+    )
+    create_disposition: Literal["CREATE_IF_NEEDED", "CREATE_NEVER"] = "CREATE_IF_NEEDED"
+    write_disposition: Literal["WRITE_APPEND", "WRITE_TRUNCATE", "WRITE_EMPTY"] = (
+        "WRITE_APPEND"
+    )
+
+
 class SinkConfig(_Section):
-    """What is written under --output."""
+    """What is written under --output (and to BigQuery, when configured)."""
 
     parquet: bool = Field(True, description="pages/ and errors/ as Parquet.")
     jsonl: bool = Field(False, description="Also pages/ and errors/ as JSON lines.")
@@ -280,6 +313,10 @@ class SinkConfig(_Section):
     )
     num_shards: int = Field(
         0, ge=0, description="Output files per table; 0 lets the runner decide."
+    )
+    bigquery: BigQueryConfig = Field(
+        default_factory=BigQueryConfig,
+        description="Also write pages and dead letters to BigQuery.",
     )
 
 

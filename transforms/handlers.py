@@ -181,6 +181,12 @@ def _default_threads() -> int:
 PROCESS_STATS = {"model_loads": 0, "pages": 0}
 
 
+def process_stats() -> dict:
+    """A copy of this process's ``PROCESS_STATS`` (e.g. ``client.run(process_stats)``
+    on a dask cluster, to see which workers loaded models and OCR'd pages)."""
+    return dict(PROCESS_STATS)
+
+
 class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
     """PP-OCRv5 (PaddleOCR 3.x general OCR pipeline) as a RunInference handler.
 
