@@ -2,11 +2,12 @@
 
 Beam's apitools BigQuery client (tables, load jobs) has its endpoint fixed in
 code (``BigqueryV2.BASE_URL``) and no option to change it, so this fixture
-points that class attribute at the emulator, in this process only (streaming
-inserts use google-cloud-bigquery, which honours BIGQUERY_EMULATOR_HOST); the pipeline runs
-in-process (FnApiRunner, in_memory) so its workers see the same endpoint.  The
-product code uses Beam's sink as is.  FILE_LOADS stages its files on the GCS
-emulator, whose on-disk folder the BigQuery emulator's load jobs read.
+points that class attribute at the emulator, in this process only; streaming
+inserts use google-cloud-bigquery, which honours BIGQUERY_EMULATOR_HOST.  The
+pipeline runs in-process (FnApiRunner, in_memory) so its workers see the same
+endpoint.  The product code uses Beam's sink as is.  FILE_LOADS stages its
+files on the GCS emulator, whose on-disk folder the BigQuery emulator's load
+jobs read.
 """
 
 import pytest
