@@ -88,8 +88,10 @@ class WriteBigQuery(beam.PTransform):
         record_type,
         table: str,
         custom_gcs_temp_location: Optional[str] = None,
+        triggering_frequency: Optional[float] = None,
     ):
         super().__init__()
+        self._frequency = triggering_frequency
         self._config = config
         self._record_type = record_type
         self._table = table
@@ -100,6 +102,8 @@ class WriteBigQuery(beam.PTransform):
         kwargs: dict[str, Any] = {}
         if self._temp:
             kwargs["custom_gcs_temp_location"] = self._temp
+        if self._frequency:  # streaming FILE_LOADS: a load job per period
+            kwargs["triggering_frequency"] = int(self._frequency)
         return (
             rows
             | "AsDict" >> beam.Map(_as_dict)

@@ -59,6 +59,25 @@ def expand_input(pattern: str) -> Iterator[DocumentRef]:
         yield DocumentRef(source_uri=_uri(fs, p), size=int(entries[p].get("size") or 0))
 
 
+def open_pinned(ref: DocumentRef):
+    """Open a document for reading, at ``ref.generation`` when it names one.
+
+    GCS takes the object generation, S3 the version id; on other filesystems
+    a generation cannot be pinned and the current bytes are read.
+    """
+    import fsspec
+
+    kwargs = {}
+    if ref.generation:
+        protocol = ref.source_uri.split("://", 1)[0] if "://" in ref.source_uri else ""
+        if protocol in ("gs", "gcs"):
+            kwargs["generation"] = ref.generation
+        elif protocol in ("s3", "s3a"):
+            kwargs["version_id"] = ref.generation
+    fs, path = fsspec.core.url_to_fs(ref.source_uri)
+    return fs.open(path, "rb", **kwargs)
+
+
 def _by_uri(item) -> tuple:
     return item.source_uri, item
 
@@ -102,8 +121,6 @@ class _ReadDoFn(beam.DoFn):
         return None if None in limits else max(limits)
 
     def process(self, element) -> Iterable:
-        import fsspec
-
         ref, done = element
         limit = self._limit()
         if limit is not None and ref.size > limit:
@@ -113,7 +130,7 @@ class _ReadDoFn(beam.DoFn):
             )
             return
         try:
-            with fsspec.open(ref.source_uri, "rb") as fh:
+            with open_pinned(ref) as fh:
                 data = fh.read() if limit is None else fh.read(limit + 1)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a record
             yield self._dead(ref, "read_failed", f"{type(exc).__name__}: {exc}")
@@ -182,6 +199,26 @@ class ReadDocuments(beam.PTransform):
             | "JoinDone" >> beam.CoGroupByKey()
             | "OnePerUri" >> beam.FlatMap(_one_ref_with_done)
         )
+        return tasks | "Read" >> ReadBlobs(
+            self._source, self._config_hash, self._fail_fast
+        )
+
+
+class ReadBlobs(beam.PTransform):
+    """Read the bytes of ``(DocumentRef, [DonePage])`` pairs: the read step
+    shared by the batch (``ReadDocuments``) and streaming pipelines.
+
+    Returns:
+        ``(blobs, dead_letters)``.
+    """
+
+    def __init__(self, source: SourceConfig, config_hash: str, fail_fast: bool):
+        super().__init__()
+        self._source = source
+        self._config_hash = config_hash
+        self._fail_fast = fail_fast
+
+    def expand(self, tasks):
         outputs = tasks | "Read" >> beam.ParDo(
             _ReadDoFn(self._source, self._config_hash, self._fail_fast)
         ).with_outputs(DEAD_LETTER_TAG, main="blobs")

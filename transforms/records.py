@@ -15,10 +15,15 @@ import apache_beam as beam
 
 
 class DocumentRef(NamedTuple):
-    """A document found in storage, before its bytes are read."""
+    """A document found in storage, before its bytes are read.
+
+    ``generation`` pins the read to one version of the object (a GCS object
+    generation from a notification, an S3 version id); None reads the latest.
+    """
 
     source_uri: str
     size: int
+    generation: Optional[str] = None
 
 
 class DocumentBlob(NamedTuple):

@@ -1,0 +1,215 @@
+"""Streaming: Cloud Storage notifications through TestStream, and --watch.
+
+Notification payloads are built from the documented format
+(https://cloud.google.com/storage/docs/pubsub-notifications): attributes
+eventType, bucketId, objectId, objectGeneration, payloadFormat, and the JSON
+object resource as data.  The objects themselves live on the GCS emulator.
+"""
+
+import glob
+import json
+import os
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+from docs import SENTENCES, pdf_of_pages
+from ocrbeam.pipelines.stream import build_stream_pipeline
+from ocrbeam.transforms.config import load_config
+from ocrbeam.transforms.notifications import NotificationError, parse_notification
+from servers import gcs_emulator
+
+BUCKET = "landing"
+
+
+def notification(fs, name, event="OBJECT_FINALIZE", generation=None):
+    info = fs.info(f"{BUCKET}/{name}")
+    generation = generation or str(info["generation"])
+    resource = {
+        "kind": "storage#object",
+        "id": f"{BUCKET}/{name}/{generation}",
+        "name": name,
+        "bucket": BUCKET,
+        "generation": generation,
+        "metageneration": "1",
+        "contentType": "application/pdf",
+        "size": str(info["size"]),
+        "md5Hash": "x",
+        "timeCreated": "2026-11-21T10:00:00.000Z",
+    }
+    attributes = {
+        "notificationConfig": f"projects/_/buckets/{BUCKET}/notificationConfigs/1",
+        "eventType": event,
+        "payloadFormat": "JSON_API_V1",
+        "bucketId": BUCKET,
+        "objectId": name,
+        "objectGeneration": generation,
+        "eventTime": "2026-11-21T10:00:00.000000Z",
+    }
+    return PubsubMessage(json.dumps(resource).encode(), attributes)
+
+
+def test_parse_finalize_pins_the_generation():
+    message = PubsubMessage(
+        json.dumps(
+            {"bucket": "b", "name": "a/x.pdf", "generation": "17", "size": "9"}
+        ).encode(),
+        {"eventType": "OBJECT_FINALIZE", "bucketId": "b", "objectId": "a/x.pdf"},
+    )
+    ref = parse_notification(message.data, message.attributes)
+    assert (ref.source_uri, ref.size, ref.generation) == ("gs://b/a/x.pdf", 9, "17")
+
+
+@pytest.mark.parametrize(
+    "event", ["OBJECT_DELETE", "OBJECT_METADATA_UPDATE", "OBJECT_ARCHIVE"]
+)
+def test_other_events_are_ignored(event):
+    assert parse_notification(b"{}", {"eventType": event}) is None
+
+
+@pytest.mark.parametrize(
+    "data, attributes, reason",
+    [
+        (b"{}", {}, "eventType"),
+        (b"not json", {"eventType": "OBJECT_FINALIZE"}, "not JSON"),
+        (b"[1]", {"eventType": "OBJECT_FINALIZE"}, "not a JSON object"),
+        (b'{"bucket": "b"}', {"eventType": "OBJECT_FINALIZE"}, "object name"),
+        (
+            b'{"bucket": "b", "name": "n"}',
+            {"eventType": "OBJECT_FINALIZE"},
+            "generation",
+        ),
+        (
+            b'{"bucket": "b", "name": "n", "generation": "1", "size": "big"}',
+            {"eventType": "OBJECT_FINALIZE"},
+            "not a number",
+        ),
+    ],
+)
+def test_malformed_messages_raise_with_a_reason(data, attributes, reason):
+    with pytest.raises(NotificationError, match=reason):
+        parse_notification(data, attributes)
+
+
+@pytest.fixture
+def landing(tmp_path, monkeypatch):
+    import fsspec
+
+    with gcs_emulator(tmp_path / "gcs", BUCKET) as host:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
+        yield fsspec.filesystem("gs", skip_instance_cache=True)
+
+
+@pytest.mark.streaming
+def test_reads_are_pinned_to_the_notified_generation(landing):
+    from ocrbeam.transforms.read import open_pinned
+
+    landing.pipe(f"{BUCKET}/v.pdf", b"%PDF-1.7 first")
+    ref = parse_notification(
+        notification(landing, "v.pdf").data, {"eventType": "OBJECT_FINALIZE"}
+    )
+    with open_pinned(ref) as fh:
+        # gcsfs sends the generation with every read of this file object (the
+        # emulator itself serves the latest generation whatever is asked).
+        assert str(fh.generation) == ref.generation
+        assert fh.read() == b"%PDF-1.7 first"
+
+
+def _rows(folder):
+    files = sorted(glob.glob(os.path.join(folder, "window-*.parquet")))
+    return files, [r for f in files for r in pq.read_table(f).to_pylist()]
+
+
+@pytest.mark.streaming
+@pytest.mark.model
+@pytest.mark.pipeline
+def test_notifications_stream_to_windowed_parquet(landing, tmp_path):
+    landing.pipe(f"{BUCKET}/a.pdf", pdf_of_pages([SENTENCES[0:2]]))
+    landing.pipe(f"{BUCKET}/b.pdf", pdf_of_pages([SENTENCES[2:4], SENTENCES[4:5]]))
+    landing.pipe(f"{BUCKET}/junk.pdf", b"this is not a pdf" * 4)
+    a, b, junk = (notification(landing, n) for n in ("a.pdf", "b.pdf", "junk.pdf"))
+    deleted = notification(landing, "a.pdf", event="OBJECT_DELETE")
+    malformed = PubsubMessage(
+        b"{oops",
+        {"eventType": "OBJECT_FINALIZE", "bucketId": BUCKET, "objectId": "c.pdf"},
+    )
+    stream = (
+        TestStream()
+        .advance_watermark_to(0)
+        .add_elements(
+            [
+                TimestampedValue(a, 5),
+                TimestampedValue(a, 6),  # redelivery
+                TimestampedValue(deleted, 7),
+                TimestampedValue(malformed, 8),
+            ]
+        )
+        .advance_watermark_to(60)
+        .add_elements(
+            [
+                TimestampedValue(b, 65),
+                TimestampedValue(junk, 70),
+                TimestampedValue(b, 75),
+            ]
+        )  # redelivery
+        .advance_watermark_to_infinity()
+    )
+    options = PipelineOptions(runner="BundleBasedDirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    out = tmp_path / "out"
+    config = load_config(None, ["render.dpi=100", "ocr.batchSize=1"])
+    with beam.Pipeline(options=options) as pipeline:
+        messages = pipeline | stream
+        result = build_stream_pipeline(
+            pipeline, str(out), config, messages=messages, window_s=60
+        )
+        assert_that(
+            result.pages
+            | "Keys" >> beam.Map(lambda r: (r.source_uri, r.page_index, r.page_count)),
+            equal_to(
+                [
+                    (f"gs://{BUCKET}/a.pdf", 0, 1),
+                    (f"gs://{BUCKET}/b.pdf", 0, 2),
+                    (f"gs://{BUCKET}/b.pdf", 1, 2),
+                ]
+            ),
+            label="each announced page once, duplicates dropped",
+        )
+        assert_that(
+            result.dead_letters
+            | "DeadKeys" >> beam.Map(lambda d: (d.source_uri, d.stage, d.error_type)),
+            equal_to(
+                [
+                    (f"gs://{BUCKET}/c.pdf", "notify", "malformed_notification"),
+                    (f"gs://{BUCKET}/junk.pdf", "split", "unsupported_format"),
+                ]
+            ),
+            label="malformed message and bad document are dead letters",
+        )
+
+    page_files, pages = _rows(out / "pages")
+    assert len(pages) == 3
+    # One file per window: a.pdf landed in [0, 60), b.pdf in [60, 120).
+    names = [os.path.basename(f) for f in page_files]
+    assert names == [
+        "window-19700101T000000Z-19700101T000100Z-pane-000-shard-00000-of-00001.parquet",
+        "window-19700101T000100Z-19700101T000200Z-pane-000-shard-00000-of-00001.parquet",
+    ]
+    assert {r["source_uri"] for r in pq.read_table(page_files[0]).to_pylist()} == {
+        f"gs://{BUCKET}/a.pdf"
+    }
+    assert (
+        SENTENCES[0].split()[0] in pq.read_table(page_files[0]).to_pylist()[0]["text"]
+    )
+    _, errors = _rows(out / "errors")
+    assert sorted(e["error_type"] for e in errors) == [
+        "malformed_notification",
+        "unsupported_format",
+    ]
+    # Nothing half-written is left where readers look.
+    assert not [f for f in os.listdir(out / "pages") if not f.startswith("window-")]
