@@ -82,6 +82,72 @@ def _run_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STREAM_EPILOG = """\
+sources:
+  --subscription projects/P/subscriptions/S   Cloud Storage notifications
+      (gcloud storage buckets notifications create gs://BUCKET --topic=T
+       --event-types=OBJECT_FINALIZE --payload-format=json); each
+      OBJECT_FINALIZE reads the object at the notified generation, other event
+      types are counted (ocrbeam.notify/ignored_events) and dropped, and a
+      message that is not a notification becomes an errors/ row.
+  --watch GLOB   poll a prefix (local, gs://, s3://) every --poll_interval_s.
+
+outputs (per window of --window_s seconds; files appear when a window closes):
+  OUT/pages/window-START-END-pane-PPP-shard-SSSSS-of-NNNNN.parquet
+  OUT/errors/window-...parquet
+  written under a hidden temporary name and renamed when complete, so a
+  drained or cancelled job leaves no half-written file where readers look.
+  --set sink.bigquery.pagesTable=P:D.T   also BigQuery (STREAMING_INSERTS or
+      STORAGE_WRITE_API; FILE_LOADS loads once per window).
+
+Duplicate deliveries of one (object, generation) within --dedupe_ttl_s are
+processed once.  Locally the job runs until Ctrl-C (BundleBasedDirectRunner);
+on Dataflow add --runner DataflowRunner ... and drain it to stop cleanly.
+"""
+
+
+def _stream_parser() -> argparse.ArgumentParser:
+    from ocrbeam.pipelines.stream import StreamOptions
+    from ocrbeam.transforms.options import OcrbeamOptions
+
+    parser = argparse.ArgumentParser(
+        prog="ocrbeam stream",
+        description="OCR documents as they land (Pub/Sub notifications or a "
+        "watched prefix), streaming on Apache Beam.",
+        epilog=STREAM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    StreamOptions._add_argparse_args(parser)
+    OcrbeamOptions._add_argparse_args(parser)
+    for action in parser._actions:  # batch-only flags: not shown for stream
+        if action.dest in ("input", "force", "workers", "no_progress"):
+            action.help = argparse.SUPPRESS
+    parser.add_argument(
+        "--log_level",
+        default="WARNING",
+        help="Python log level for ocrbeam and Beam (default WARNING).",
+    )
+    return parser
+
+
+def stream_command(argv: Sequence[str]) -> int:
+    """``ocrbeam stream``: runs until the job is stopped; returns the exit status."""
+    from ocrbeam.pipelines.stream import UsageError, run
+    from ocrbeam.transforms.config import ConfigError
+
+    known, _beam_args = _stream_parser().parse_known_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(known.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        run(_strip_option(argv, "--log_level"))
+    except (UsageError, ConfigError) as exc:
+        print(f"ocrbeam: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _print_summary(outcome) -> None:
     from apache_beam.metrics.metric import MetricsFilter
 
@@ -164,18 +230,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     top = argparse.ArgumentParser(
         prog="ocrbeam",
         description="OCR and document parsing for data lakes on Apache Beam.",
-        epilog="Commands:\n  run    batch OCR of documents in storage "
-        "(ocrbeam run --help)",
+        epilog="Commands:\n  run     batch OCR of documents in storage "
+        "(ocrbeam run --help)\n  stream  OCR documents as they land "
+        "(ocrbeam stream --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"ocrbeam {__version__}")
-    top.add_argument("command", choices=["run"], help="what to do")
+    top.add_argument("command", choices=["run", "stream"], help="what to do")
     if not argv or argv[0] in ("-h", "--help", "--version"):
         top.parse_args(argv)
         return 0
     command, rest = argv[0], argv[1:]
     if command == "run":
         return run_command(rest)
+    if command == "stream":
+        return stream_command(rest)
     top.parse_args(argv)  # prints the usage error, exits 2
     return 2
 

@@ -37,8 +37,13 @@ from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadBlobs
 from ocrbeam.transforms.records import DeadLetter, DocumentRef, PageResult, typed
 from ocrbeam.transforms.sinks import WriteWindowedTable
+from ocrbeam.transforms.watch import watch_files
 
 _LOG = logging.getLogger(__name__)
+
+# Beam's streaming-capable local runner (DirectRunner would pick Prism, which
+# it downloads first).
+LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"
 
 
 class StreamOptions(PipelineOptions):
@@ -128,21 +133,22 @@ def build_stream_pipeline(
     dedupe_ttl_s: float = 24 * 3600.0,
     shards: int = 1,
     cpu_threads: Optional[int] = None,
+    local_runner: bool = False,
 ) -> StreamOutputs:
     """Add the streaming graph to ``pipeline``.
 
     ``messages`` (a PCollection of ``PubsubMessage``) replaces the Pub/Sub
-    read, e.g. a ``TestStream`` in tests.
+    read, e.g. a ``TestStream`` in tests.  ``local_runner`` picks the
+    ``--watch`` implementation the local DirectRunner can run (see
+    ``transforms/watch.py``).
     """
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
     dead_parts = []
     if watch:
-        from apache_beam.io import fileio
-
         refs = (
             pipeline
-            | "Watch" >> fileio.MatchContinuously(watch, interval=poll_interval_s)
+            | "Watch" >> watch_files(watch, poll_interval_s, local=local_runner)
             | "ToRef" >> beam.Map(_file_to_ref).with_output_types(DocumentRef)
         )
     else:
@@ -242,8 +248,9 @@ def run(argv: Optional[Sequence[str]] = None, *, block: bool = True) -> Any:
     config = load_config(ours.config, ours.overrides)
     standard = options.view_as(StandardOptions)
     standard.streaming = True
-    if standard.runner is None:
+    if standard.runner in (None, "DirectRunner"):
         standard.runner = LOCAL_STREAMING_RUNNER
+    local = standard.runner in (LOCAL_STREAMING_RUNNER, "SwitchingDirectRunner")
     pipeline = beam.Pipeline(options=options)
     build_stream_pipeline(
         pipeline,
@@ -256,6 +263,7 @@ def run(argv: Optional[Sequence[str]] = None, *, block: bool = True) -> Any:
         window_s=stream.window_s,
         dedupe_ttl_s=stream.dedupe_ttl_s,
         shards=stream.shards,
+        local_runner=local,
     )
     result = pipeline.run()
     if block:
@@ -264,6 +272,3 @@ def run(argv: Optional[Sequence[str]] = None, *, block: bool = True) -> Any:
         except KeyboardInterrupt:
             result.cancel()
     return result
-
-
-LOCAL_STREAMING_RUNNER = "BundleBasedDirectRunner"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import apache_beam.options.pipeline_options as po
 import apache_beam.runners.dask.dask_runner  # noqa: F401 - registers DaskOptions
+import ocrbeam.pipelines.stream  # noqa: F401 - registers StreamOptions
 import ocrbeam.transforms.options  # noqa: F401 - registers OcrbeamOptions
 
 README = Path(__file__).parent.parent / "README.md"
@@ -32,7 +33,7 @@ def _readme_commands() -> list[str]:
     commands = []
     for block in blocks:
         for command in block.replace("\\\n", " ").splitlines():
-            if command.strip().startswith("ocrbeam run"):
+            if command.strip().startswith(("ocrbeam run", "ocrbeam stream")):
                 commands.append(command)
     return commands
 
@@ -43,5 +44,5 @@ def test_readme_flags_exist_in_the_installed_sdk():
     assert any("FlinkRunner" in c for c in commands)
     known = _known_flags()
     used = {flag for c in commands for flag in re.findall(r"(?<!\S)--[a-z_]+", c)}
-    assert {"--sdk_container_image", "--flink_master"} <= used
+    assert {"--sdk_container_image", "--flink_master", "--subscription"} <= used
     assert used - known == set()

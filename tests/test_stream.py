@@ -213,3 +213,98 @@ def test_notifications_stream_to_windowed_parquet(landing, tmp_path):
     ]
     # Nothing half-written is left where readers look.
     assert not [f for f in os.listdir(out / "pages") if not f.startswith("window-")]
+
+
+@pytest.mark.streaming
+@pytest.mark.model
+@pytest.mark.pipeline
+def test_watch_ocrs_files_as_they_land_then_stops_complete(tmp_path):
+    import threading
+    import time
+
+    from ocrbeam.pipelines.stream import run
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    out = tmp_path / "out"
+    result = run(
+        ["--watch", str(landing / "*.pdf"), "--output", str(out),
+         "--poll_interval_s", "0.5", "--window_s", "2",
+         "--set", "render.dpi=100", "--set", "ocr.batchSize=1"],
+        block=False,
+    )  # fmt: skip
+    waiter = threading.Thread(target=result.wait_until_finish, daemon=True)
+    waiter.start()
+    try:
+        seen_while_running = []
+        for i in range(3):
+            (landing / f".part-{i}").write_bytes(pdf_of_pages([SENTENCES[i : i + 2]]))
+            (landing / f".part-{i}").rename(landing / f"doc{i}.pdf")  # lands whole
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                _, rows = _rows(out / "pages") if (out / "pages").exists() else ([], [])
+                if {r["source_uri"] for r in rows} >= {str(landing / f"doc{i}.pdf")}:
+                    break
+                time.sleep(0.5)
+            seen_while_running.append(len(rows))
+        # Each document was OCR'd and written while the job kept running.
+        assert seen_while_running == [1, 2, 3]
+        assert waiter.is_alive()
+    finally:
+        result.cancel()
+    waiter.join(timeout=30)
+    files, rows = _rows(out / "pages")
+    assert sorted(r["source_uri"] for r in rows) == [
+        str(landing / f"doc{i}.pdf") for i in range(3)
+    ]
+    assert SENTENCES[0].split()[0] in rows[0]["text"] or any(
+        SENTENCES[0].split()[0] in r["text"] for r in rows
+    )
+    # Only complete files are visible: window files, no temporaries.
+    assert all(os.path.basename(f).startswith("window-") for f in files)
+    assert not [f for f in os.listdir(out / "pages") if f.startswith(".tmp")]
+
+
+@pytest.mark.streaming
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--output", "out"], "exactly one of --subscription, --topic, --watch"),
+        (
+            [
+                "--watch",
+                "x/*.pdf",
+                "--subscription",
+                "projects/p/subscriptions/s",
+                "--output",
+                "out",
+            ],
+            "exactly one",
+        ),
+        (["--watch", "x/*.pdf"], "--output is required"),
+    ],
+)
+def test_stream_usage_errors_exit_2(args, message, capsys):
+    from ocrbeam.cli import main
+
+    assert main(["stream", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_stream_help_names_sources_and_outputs(capsys):
+    from ocrbeam.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["stream", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for word in (
+        "--subscription",
+        "--watch",
+        "--window_s",
+        "OBJECT_FINALIZE",
+        "window-START-END",
+        "--dedupe_ttl_s",
+    ):
+        assert word in text
+    assert "--force" not in text
