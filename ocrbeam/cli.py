@@ -24,8 +24,11 @@ configuration:
     ocr     backend, device, text*ModelDir, textDetLimitSideLen, textDetLimitType,
             textDetThresh, textDetBoxThresh, textDetUnclipRatio,
             textRecScoreThresh, batchSize, cpuThreads, pageTimeoutS, isolate,
-            recycleAfterPages
-    sink    parquet, jsonl, markdownFiles, documents, numShards
+            recycleAfterPages; backend=remote: remoteUrl, remoteToken
+            (or $OCRBEAM_REMOTE_TOKEN), remoteTimeoutS, remoteMaxRetries
+    sink    parquet, jsonl, markdownFiles, documents, numShards,
+            bigquery.{pagesTable, errorsTable, method, partitionByIngestionDate,
+            clusterBy, createDisposition, writeDisposition}
     route   ocr | text_layer | auto   (auto: PDF text layer where plausible)
     onError dead_letter | fail
   Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.

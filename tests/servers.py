@@ -171,3 +171,71 @@ def bigquery_emulator(project: str, gcs_root: Path):
         yield f"http://127.0.0.1:{rest}"
     finally:
         _stop([process])
+
+
+def paddlex_ocr_config(path: Path) -> Path:
+    """A PaddleX OCR pipeline config on the bundled PP-OCRv5 mobile ONNX
+    folders (no document preprocessor, no text-line orientation)."""
+    from ocrbeam.transforms.weights import bundled_model_dirs
+
+    dirs = bundled_model_dirs("onnxruntime")
+    path.write_text(
+        f"""pipeline_name: OCR
+text_type: general
+engine: onnxruntime
+use_doc_preprocessor: False
+use_textline_orientation: False
+SubModules:
+  TextDetection:
+    module_name: text_detection
+    model_name: PP-OCRv5_mobile_det
+    model_dir: {dirs["det"]}
+    limit_side_len: 64
+    limit_type: min
+    max_side_limit: 4000
+    thresh: 0.3
+    box_thresh: 0.6
+    unclip_ratio: 1.5
+  TextRecognition:
+    module_name: text_recognition
+    model_name: PP-OCRv5_mobile_rec
+    model_dir: {dirs["rec"]}
+    batch_size: 1
+    score_thresh: 0.0
+"""
+    )
+    return path
+
+
+@contextmanager
+def paddlex_ocr_server(workdir: Path):
+    """PaddleX's own serving (``paddlex --serve``) of the general OCR pipeline
+    on loopback; yields its base URL once ``GET /health`` answers."""
+    import urllib.request
+
+    config = paddlex_ocr_config(workdir / "ocr-serve.yaml")
+    port = free_port()
+    env = {**os.environ, "PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK": "True"}
+    log = open(workdir / "paddlex-serve.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(BIN / "paddlex"), "--serve", "--pipeline", str(config),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, process, timeout=120)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield url
+    finally:
+        _stop([process])
+        log.close()

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 from docs import SENTENCES, pdf_of_pages
@@ -139,7 +139,7 @@ def test_notifications_stream_to_windowed_parquet(landing, tmp_path):
         {"eventType": "OBJECT_FINALIZE", "bucketId": BUCKET, "objectId": "c.pdf"},
     )
     stream = (
-        TestStream()
+        BeamTestStream()
         .advance_watermark_to(0)
         .add_elements(
             [

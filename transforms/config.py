@@ -119,10 +119,11 @@ class PPOCRv5Config(_Section):
     """PP-OCRv5 general OCR engine: the service's ``POST /ocr`` parameters."""
 
     kind: Literal["ppocrv5"] = Field("ppocrv5", description="Engine variant.")
-    backend: Literal["onnxruntime", "paddle"] = Field(
+    backend: Literal["onnxruntime", "paddle", "remote"] = Field(
         "onnxruntime",
         description="Inference engine: onnxruntime (CPU default, bundled ONNX "
-        "weights) or paddle (Paddle Inference; the path GPU workers take).",
+        "weights), paddle (Paddle Inference; the path GPU workers take), or "
+        "remote (POST /ocr of a PaddleOCR/PaddleX service at remoteUrl).",
     )
     device: str = Field(
         "cpu", description="'cpu', or 'gpu' / 'gpu:N' for a CUDA device."
@@ -244,11 +245,33 @@ class PPOCRv5Config(_Section):
         description="oneDNN for the paddle backend on CPU (paddlepaddle 3.3.1 "
         "fails with it on; ocrbeam pins 3.2.2).",
     )
+    remote_url: Optional[str] = Field(
+        None,
+        description="backend=remote: base URL of the service (POST {url}/ocr).",
+    )
+    remote_token: Optional[str] = Field(
+        None,
+        description="backend=remote: access token (Authorization: token ...); "
+        "better passed as $OCRBEAM_REMOTE_TOKEN than written in a config.",
+    )
+    remote_timeout_s: float = Field(
+        120.0, gt=0, description="backend=remote: seconds to wait for one answer."
+    )
+    remote_max_retries: int = Field(
+        4,
+        ge=0,
+        description="backend=remote: retries after 429, 5xx, timeouts and "
+        "refused connections (exponential backoff).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PPOCRv5Config:
         if self.visualize:
             raise ValueError("visualize=true is not implemented yet")
+        if self.backend == "remote":
+            if not self.remote_url:
+                raise ValueError("backend=remote needs remoteUrl")
+            return self  # the service holds the models
         for flag, model_dir in (("use_doc_unwarping", self.doc_unwarping_model_dir),):
             if getattr(self, flag) and not model_dir:
                 raise ValueError(
@@ -347,6 +370,9 @@ class PipelineConfig(_Section):
             "page_timeout_s",
             "isolate",
             "recycle_after_pages",
+            "remote_token",
+            "remote_timeout_s",
+            "remote_max_retries",
             "batch_size",
             "cpu_threads",
             "passwords",

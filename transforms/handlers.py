@@ -325,6 +325,18 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
 
     def load_model(self) -> OcrEngine:
         start = time.perf_counter()
+        if self._config.backend == "remote":
+            from .remote import RemoteOcrClient, request_fields
+
+            cfg = self._config
+            self._pending_load_ms = 0.0
+            return RemoteOcrClient(
+                cfg.remote_url,
+                request_fields(cfg),
+                token=cfg.remote_token,
+                timeout_s=cfg.remote_timeout_s,
+                max_retries=cfg.remote_max_retries,
+            )
         engine = OcrEngine(
             self.pipeline_kwargs(),
             self.predict_kwargs(),
@@ -420,7 +432,9 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
                 if self._fail_fast:
                     raise
                 counters["failed"].inc()
-                if isinstance(exc, WorkerTimeout):
+                if getattr(exc, "error_type", None):  # remote.ServiceError
+                    error_type = exc.error_type
+                elif isinstance(exc, WorkerTimeout):
                     error_type = "page_timeout"
                 elif isinstance(exc, WorkerCrashed):
                     error_type = "ocr_crashed"
