@@ -239,3 +239,36 @@ def paddlex_ocr_server(workdir: Path):
     finally:
         _stop([process])
         log.close()
+
+
+def gcs_notification(fs, bucket: str, name: str, event: str = "OBJECT_FINALIZE"):
+    """A Cloud Storage Pub/Sub notification for an object on the emulator, in
+    the documented format: attributes plus the JSON_API_V1 object resource."""
+    import json
+
+    from apache_beam.io.gcp.pubsub import PubsubMessage
+
+    info = fs.info(f"{bucket}/{name}")
+    generation = str(info["generation"])
+    resource = {
+        "kind": "storage#object",
+        "id": f"{bucket}/{name}/{generation}",
+        "name": name,
+        "bucket": bucket,
+        "generation": generation,
+        "metageneration": "1",
+        "contentType": "application/pdf",
+        "size": str(info["size"]),
+        "md5Hash": "x",
+        "timeCreated": "2026-11-21T10:00:00.000Z",
+    }
+    attributes = {
+        "notificationConfig": f"projects/_/buckets/{bucket}/notificationConfigs/1",
+        "eventType": event,
+        "payloadFormat": "JSON_API_V1",
+        "bucketId": bucket,
+        "objectId": name,
+        "objectGeneration": generation,
+        "eventTime": "2026-11-21T10:00:00.000000Z",
+    }
+    return PubsubMessage(json.dumps(resource).encode(), attributes)

@@ -130,3 +130,60 @@ def test_pages_and_dead_letters_land_in_bigquery(warehouse, tmp_path, method):
     ]
     created = warehouse.get_table(f"{PROJECT}.ocr.pages_{method.lower()}")
     assert [f.name for f in created.schema] == list(PageResult._fields)
+
+
+@pytest.mark.bigquery
+@pytest.mark.streaming
+@pytest.mark.model
+@pytest.mark.pipeline
+def test_streaming_pages_land_in_bigquery(warehouse, tmp_path):
+    import apache_beam as beam
+    import fsspec
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.testing.test_stream import TestStream as BeamTestStream
+    from apache_beam.transforms.window import TimestampedValue
+    from ocrbeam.pipelines.stream import build_stream_pipeline
+    from ocrbeam.transforms.config import load_config
+    from servers import gcs_notification
+
+    fs = fsspec.filesystem("gs", skip_instance_cache=True)
+    fs.pipe(f"{BUCKET}/landed.pdf", pdf_of_pages([SENTENCES[0:2], SENTENCES[2:4]]))
+    fs.pipe(f"{BUCKET}/junk.pdf", b"not a pdf" * 8)
+    landed = gcs_notification(fs, BUCKET, "landed.pdf")
+    junk = gcs_notification(fs, BUCKET, "junk.pdf")
+    stream = (
+        BeamTestStream()
+        .advance_watermark_to(0)
+        .add_elements([TimestampedValue(landed, 5), TimestampedValue(junk, 6)])
+        .advance_watermark_to_infinity()
+    )
+    table = f"{PROJECT}:ocr.stream_pages"
+    config = load_config(
+        None,
+        ["render.dpi=100", f"sink.bigquery.pagesTable={table}",
+         "sink.bigquery.method=STREAMING_INSERTS"],
+    )  # fmt: skip
+    options = PipelineOptions(runner="BundleBasedDirectRunner", project=PROJECT)
+    options.view_as(StandardOptions).streaming = True
+    with beam.Pipeline(options=options) as pipeline:
+        build_stream_pipeline(
+            pipeline, str(tmp_path / "out"), config, messages=pipeline | stream
+        )
+    rows = list(
+        warehouse.query(
+            f"SELECT source_uri, page_index FROM `{PROJECT}.ocr.stream_pages` "
+            "ORDER BY page_index"
+        ).result()
+    )
+    assert [(r.source_uri, r.page_index) for r in rows] == [
+        (f"gs://{BUCKET}/landed.pdf", 0),
+        (f"gs://{BUCKET}/landed.pdf", 1),
+    ]
+    errors = list(
+        warehouse.query(
+            f"SELECT source_uri, error_type FROM `{PROJECT}.ocr.stream_pages_errors`"
+        ).result()
+    )
+    assert [(r.source_uri, r.error_type) for r in errors] == [
+        (f"gs://{BUCKET}/junk.pdf", "unsupported_format")
+    ]

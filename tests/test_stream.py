@@ -22,36 +22,13 @@ from docs import SENTENCES, pdf_of_pages
 from ocrbeam.pipelines.stream import build_stream_pipeline
 from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.notifications import NotificationError, parse_notification
-from servers import gcs_emulator
+from servers import gcs_emulator, gcs_notification
 
 BUCKET = "landing"
 
 
-def notification(fs, name, event="OBJECT_FINALIZE", generation=None):
-    info = fs.info(f"{BUCKET}/{name}")
-    generation = generation or str(info["generation"])
-    resource = {
-        "kind": "storage#object",
-        "id": f"{BUCKET}/{name}/{generation}",
-        "name": name,
-        "bucket": BUCKET,
-        "generation": generation,
-        "metageneration": "1",
-        "contentType": "application/pdf",
-        "size": str(info["size"]),
-        "md5Hash": "x",
-        "timeCreated": "2026-11-21T10:00:00.000Z",
-    }
-    attributes = {
-        "notificationConfig": f"projects/_/buckets/{BUCKET}/notificationConfigs/1",
-        "eventType": event,
-        "payloadFormat": "JSON_API_V1",
-        "bucketId": BUCKET,
-        "objectId": name,
-        "objectGeneration": generation,
-        "eventTime": "2026-11-21T10:00:00.000000Z",
-    }
-    return PubsubMessage(json.dumps(resource).encode(), attributes)
+def notification(fs, name, event="OBJECT_FINALIZE"):
+    return gcs_notification(fs, BUCKET, name, event)
 
 
 def test_parse_finalize_pins_the_generation():
