@@ -4,12 +4,15 @@ The set: the born-digital PDFs in tests/data (single and two-column pages),
 rendered to images, with each page's own text layer (pypdfium2) as the truth,
 plus each document's first page rotated by 90, 180 and 270 degrees.
 
-Two systems on the same images, in one run:
+Three systems on the same images, in one run:
 
-* ``engine``: PaddleOCR called directly with its defaults (no document or
-  text-line orientation), text = ``rec_texts`` in the engine's own order;
-* ``ocrbeam``: ocrbeam's handler (page orientation, XY-cut reading order),
-  text = the ``text`` column.
+* ``engine``: PaddleOCR called directly with its defaults (the original fp32
+  recogniser, no document or text-line orientation), text = ``rec_texts`` in
+  the engine's own order;
+* ``ocrbeam``: ocrbeam's handler with its defaults (int8 recogniser, page
+  orientation, XY-cut reading order), text = the ``text`` column;
+* ``ocrbeam_fp32``: the same with the fp32 recogniser, so what int8 costs in
+  accuracy shows side by side.
 
 Scores per page and overall: character error rate (order-sensitive) and word
 F1 (order-free).  When the order is right, CER is close to what word F1
@@ -85,6 +88,12 @@ def main() -> None:
     cfg = load_config(None, ["ocr.isolate=false"])
     handler = PPOCRv5ModelHandler(cfg.ocr, "eval")
     ours = handler.load_model()
+    # ocrbeam's defaults but the original float recogniser: what int8 costs.
+    fp32_cfg = load_config(
+        None, ["ocr.isolate=false", "ocr.textRecognitionPrecision=fp32"]
+    )
+    fp32_handler = PPOCRv5ModelHandler(fp32_cfg.ocr, "eval")
+    fp32_model = fp32_handler.load_model()
     # The baseline: PaddleOCR's defaults, no orientation step of any kind.
     plain = load_config(
         None,
@@ -92,6 +101,7 @@ def main() -> None:
             "ocr.isolate=false",
             "ocr.useDocOrientationClassify=false",
             "ocr.useTextlineOrientation=false",
+            "ocr.textRecognitionPrecision=fp32",
         ],
     )
     base = PPOCRv5ModelHandler(plain.ocr, "eval")
@@ -103,12 +113,14 @@ def main() -> None:
             engine_text = "\n".join(out.result.get("rec_texts", []))
             page = PageImage("e", item["name"], 0, 1, *item["size"], item["png"])
             [result] = handler.run_inference([page], ours)
+            [result32] = fp32_handler.run_inference([page], fp32_model)
             rows.append(
                 {
                     "page": item["name"],
                     "kind": item["kind"],
                     "engine": _score(item["truth"], engine_text),
                     "ocrbeam": _score(item["truth"], result.text),
+                    "ocrbeam_fp32": _score(item["truth"], result32.text),
                     "angle_detected": result.orientation_deg,
                 }
             )
@@ -122,7 +134,7 @@ def main() -> None:
                 metric: round(sum(r[system][metric] for r in chosen) / len(chosen), 4)
                 for metric in ("cer", "word_f1")
             }
-            for system in ("engine", "ocrbeam")
+            for system in ("engine", "ocrbeam", "ocrbeam_fp32")
         }
         groups[kind]["pages"] = len(chosen)
     if not args.json:
@@ -138,13 +150,14 @@ def main() -> None:
             )
         print()
         for kind, g in groups.items():
-            e, o = g["engine"], g["ocrbeam"]
+            e, o, f = g["engine"], g["ocrbeam"], g["ocrbeam_fp32"]
             print(
-                f"{kind:<14} pages {g['pages']:>2}  engine CER {e['cer']:.3f} "
-                f"F1 {e['word_f1']:.3f}  |  ocrbeam CER {o['cer']:.3f} "
-                f"F1 {o['word_f1']:.3f}"
+                f"{kind:<14} pages {g['pages']:>2}  engine CER {e['cer']:.4f} "
+                f"F1 {e['word_f1']:.3f}  |  ocrbeam CER {o['cer']:.4f} "
+                f"F1 {o['word_f1']:.3f}  |  ocrbeam fp32 rec CER {f['cer']:.4f} "
+                f"F1 {f['word_f1']:.3f}"
             )
-        print(f"({len(items)} pages x 2 systems in {timer.seconds:.0f} s)")
+        print(f"({len(items)} pages x 3 systems in {timer.seconds:.0f} s)")
     emit({"bench": "evaluate", "dpi": args.dpi, "groups": groups, "pages": rows})
 
 

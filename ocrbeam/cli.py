@@ -23,7 +23,8 @@ configuration:
             isolate, skipBlankPages, blankInkFraction
     ocr     backend, device, text*ModelDir, textDetLimitSideLen, textDetLimitType,
             textDetThresh, textDetBoxThresh, textDetUnclipRatio,
-            textRecScoreThresh, batchSize, cpuThreads, pageTimeoutS, isolate,
+            textRecScoreThresh, textRecognitionPrecision (int8|fp32),
+            batchSize, cpuThreads, pageTimeoutS, isolate,
             recycleAfterPages; backend=remote: remoteUrl, remoteToken
             (or $OCRBEAM_REMOTE_TOKEN), remoteTimeoutS, remoteMaxRetries
     sink    parquet, jsonl, markdownFiles, documents, numShards,

@@ -362,18 +362,34 @@ class DaskRunnerResult(beam_dask.DaskRunnerResult):
     _metrics: t.Any = None
 
     def wait_until_finish(self, duration=None) -> str:
+        """Wait for the root task (``duration`` in ms, as in Beam); a job
+        still running after it is returned as RUNNING.
+
+        Waits on the root future itself rather than Beam's ``as_completed``
+        loop, which once never returned here although the scheduler held the
+        finished root (seen in a long pytest session).
+        """
+        import dask.distributed as ddist
+
+        if self._state in (PipelineState.DONE, PipelineState.FAILED):
+            return self._state
         try:
-            state = super().wait_until_finish(duration)
+            updates = self.futures[0].result(
+                timeout=duration / 1000 if duration else None
+            )
+        except ddist.TimeoutError:
+            return self._state
         except BaseException:
-            self.client.close()
+            self._state = PipelineState.FAILED
+            self.client.close(timeout=10)
             raise
-        if state == PipelineState.DONE and self._metrics is None:
-            self._metrics = DirectMetrics()
-            for updates in self.futures[0].result():
-                self._metrics.commit_physical(None, updates)
-                self._metrics.commit_logical(None, updates)
-            self.client.close()  # the job's client; the cluster stays up
-        return state
+        self._metrics = DirectMetrics()
+        for update in updates:
+            self._metrics.commit_physical(None, update)
+            self._metrics.commit_logical(None, update)
+        self._state = PipelineState.DONE
+        self.client.close(timeout=10)  # the job's client; the cluster stays up
+        return self._state
 
     def metrics(self):
         return self._metrics if self._metrics is not None else DirectMetrics()

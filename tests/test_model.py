@@ -119,3 +119,22 @@ def test_paddle_backend_reads_the_same_text():
     [row] = handler.run_inference([_page(text_image(lines))], engine)
     assert row.engine == "ppocrv5/paddle"
     assert cer("\n".join(lines), row.text) < 0.05, row.text
+
+
+def test_int8_recogniser_is_the_cpu_default_and_reads_like_fp32():
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+    from ocrbeam.transforms.weights import INT8_RECOGNITION_MODEL
+
+    texts = {}
+    for precision in ("int8", "fp32"):
+        cfg = load_config(None, [f"ocr.textRecognitionPrecision={precision}"]).ocr
+        handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=1)
+        rec_dir = handler.pipeline_kwargs()["text_recognition_model_dir"]
+        assert (INT8_RECOGNITION_MODEL in rec_dir) == (precision == "int8")
+        server = EngineServer(handler.pipeline_kwargs(), handler.predict_kwargs())
+        out = server.ocr(encode(text_image(SENTENCES[0:3])))
+        texts[precision] = "\n".join(out.result["rec_texts"])
+    truth = "\n".join(SENTENCES[0:3])
+    assert cer(truth, texts["fp32"]) < 0.02
+    assert cer(truth, texts["int8"]) < 0.02

