@@ -80,6 +80,9 @@ class PageResult(NamedTuple):
     config_hash: str
     orientation_deg: Optional[int]
     route: str
+    #: Problems the page's output was cut for (e.g. a VLM repetition loop);
+    #: None for a clean page.
+    flags: Optional[str] = None
 
 
 class DocumentResult(NamedTuple):
