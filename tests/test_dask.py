@@ -70,21 +70,23 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
             *settings,
         ]
     )
+    # One client at a time in this process: the runner makes its own.
     with Client(dask_address) as client:
         before = client.run(process_stats)
-        dask = run(
-            [
-                "--input",
-                str(folder),
-                "--output",
-                str(tmp_path / "dask"),
-                "--runner",
-                "DaskRunner",
-                "--dask_client_address",
-                dask_address,
-                *settings,
-            ]
-        )
+    dask = run(
+        [
+            "--input",
+            str(folder),
+            "--output",
+            str(tmp_path / "dask"),
+            "--runner",
+            "DaskRunner",
+            "--dask_client_address",
+            dask_address,
+            *settings,
+        ]
+    )
+    with Client(dask_address) as client:
         after = client.run(process_stats)
 
     assert local.summary.ok and dask.summary.ok
