@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import (
 )
 from ocrbeam.transforms import accounting
 from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
-from ocrbeam.transforms.config import PipelineConfig, load_config
+from ocrbeam.transforms.config import BigQueryConfig, PipelineConfig, load_config
 from ocrbeam.transforms.documents import AssembleDocuments
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.ocr import OcrPages
@@ -88,6 +88,62 @@ def read_previous_pages(pipeline: beam.Pipeline, output: str, config_hash: str):
     return typed(rows, PageResult)
 
 
+def ocr_blobs(
+    blobs: beam.PCollection,
+    config: PipelineConfig,
+    *,
+    cpu_threads: Optional[int] = None,
+    progress_dir: Optional[str] = None,
+) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
+    """SplitPages -> OcrPages: the stages the batch and streaming graphs share.
+
+    Returns ``(pages, split dead letters, OCR dead letters)``; ``pages``
+    includes the pages that needed no OCR (blank, text layer).
+    """
+    fingerprint = config.fingerprint()
+    fail_fast = config.on_error == "fail"
+    pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
+        config.render, fingerprint, fail_fast, progress_dir, config.source, config.route
+    )
+    handler = PPOCRv5ModelHandler(
+        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
+    )
+    results, ocr_dead = pages | "OcrPages" >> OcrPages(
+        handler, fingerprint, fail_fast, progress_dir
+    )
+    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
+    return results, split_dead, ocr_dead
+
+
+def write_bigquery(
+    pages: beam.PCollection,
+    dead: beam.PCollection,
+    bigquery: BigQueryConfig,
+    triggering_frequency: Optional[float] = None,
+) -> list:
+    """Pages and dead letters to BigQuery when ``pagesTable`` is set."""
+    if not bigquery.pages_table:
+        return []
+    return [
+        pages
+        | "BigQueryPages"
+        >> WriteBigQuery(
+            bigquery,
+            PageResult,
+            bigquery.pages_table,
+            triggering_frequency=triggering_frequency,
+        ),
+        dead
+        | "BigQueryErrors"
+        >> WriteBigQuery(
+            bigquery,
+            DeadLetter,
+            errors_table(bigquery),
+            triggering_frequency=triggering_frequency,
+        ),
+    ]
+
+
 def build_pipeline(
     pipeline: beam.Pipeline,
     inputs: Sequence[str],
@@ -115,30 +171,12 @@ def build_pipeline(
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
         list(inputs), fingerprint, fail_fast, config.source, done
     )
-    pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, progress_dir, config.source, config.route
+    results, split_dead, ocr_dead = ocr_blobs(
+        blobs, config, cpu_threads=cpu_threads, progress_dir=progress_dir
     )
-    handler = PPOCRv5ModelHandler(
-        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
-    )
-    results, ocr_dead = pages | "OcrPages" >> OcrPages(
-        handler, fingerprint, fail_fast, progress_dir
-    )
-    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
     outputs = BatchOutputs(pages=results, dead_letters=dead)
-    bigquery = config.sink.bigquery
-    if bigquery.pages_table:
-        outputs.writes.append(
-            results
-            | "BigQueryPages"
-            >> WriteBigQuery(bigquery, PageResult, bigquery.pages_table)
-        )
-        outputs.writes.append(
-            dead
-            | "BigQueryErrors"
-            >> WriteBigQuery(bigquery, DeadLetter, errors_table(bigquery))
-        )
+    outputs.writes.extend(write_bigquery(results, dead, config.sink.bigquery))
     if output:
         outputs.writes.append(
             results | "WritePages" >> WritePages(output, config.sink, run_id)

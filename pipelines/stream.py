@@ -28,12 +28,9 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.transforms.window import FixedWindows
-from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
+from ocrbeam.pipelines.batch import UsageError, ocr_blobs, write_bigquery
 from ocrbeam.transforms.config import PipelineConfig, load_config
-from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.notifications import DedupeRefs, ParseNotifications
-from ocrbeam.transforms.ocr import OcrPages
-from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadBlobs
 from ocrbeam.transforms.records import DeadLetter, DocumentRef, PageResult, typed
 from ocrbeam.transforms.sinks import WriteWindowedTable
@@ -174,59 +171,27 @@ def build_stream_pipeline(
     blobs, read_dead = tasks | "ReadBlobs" >> ReadBlobs(
         config.source, fingerprint, fail_fast
     )
-    pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, None, config.source, config.route
-    )
-    handler = PPOCRv5ModelHandler(
-        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
-    )
-    results, ocr_dead = pages | "OcrPages" >> OcrPages(handler, fingerprint, fail_fast)
-    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
+    results, split_dead, ocr_dead = ocr_blobs(blobs, config, cpu_threads=cpu_threads)
     dead = typed(
         (*dead_parts, read_dead, split_dead, ocr_dead)
         | "DeadLetters" >> beam.Flatten(),
         DeadLetter,
     )
-    windowed_pages = results
     # Malformed notifications never reach the Window step: window them here.
     windowed_dead = typed(
         dead | "WindowDead" >> beam.WindowInto(FixedWindows(window_s)), DeadLetter
     )
     writes = [
-        windowed_pages
+        results
         | "WritePages" >> WriteWindowedTable(output, "pages", PageResult, shards),
         windowed_dead
         | "WriteDeadLetters"
         >> WriteWindowedTable(output, "errors", DeadLetter, shards),
     ]
-    bigquery = config.sink.bigquery
-    if bigquery.pages_table:
-        frequency = window_s if bigquery.method == "FILE_LOADS" else None
-        writes.append(
-            windowed_pages
-            | "BigQueryPages"
-            >> WriteBigQuery(
-                bigquery,
-                PageResult,
-                bigquery.pages_table,
-                triggering_frequency=frequency,
-            )
-        )
-        writes.append(
-            windowed_dead
-            | "BigQueryErrors"
-            >> WriteBigQuery(
-                bigquery,
-                DeadLetter,
-                errors_table(bigquery),
-                triggering_frequency=frequency,
-            )
-        )
+    # FILE_LOADS in streaming: one load job per window.
+    frequency = window_s if config.sink.bigquery.method == "FILE_LOADS" else None
+    writes += write_bigquery(results, windowed_dead, config.sink.bigquery, frequency)
     return StreamOutputs(pages=results, dead_letters=dead, writes=writes)
-
-
-class UsageError(Exception):
-    """Wrong flags: exit 2."""
 
 
 def run(argv: Optional[Sequence[str]] = None, *, block: bool = True) -> Any:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .config import BigQueryConfig
 from .records import typed
-from .sinks import arrow_schema
+from .sinks import _as_dict, arrow_schema
 
 _SCALARS = (
     (pa.types.is_boolean, "BOOLEAN"),
@@ -67,10 +67,6 @@ def errors_table(config: BigQueryConfig) -> Optional[str]:
     if config.errors_table:
         return config.errors_table
     return f"{config.pages_table}_errors" if config.pages_table else None
-
-
-def _as_dict(row) -> dict:
-    return row._asdict()
 
 
 class WriteBigQuery(beam.PTransform):

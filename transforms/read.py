@@ -32,11 +32,9 @@ def _uri(fs, path: str) -> str:
     return path if protocol in ("file", "local") else fs.unstrip_protocol(path)
 
 
-def expand_input(pattern: str) -> Iterator[DocumentRef]:
-    """List the documents an input names: a file, a directory, or a glob.
-
-    Yields nothing when nothing matches (the CLI checks that up front).
-    """
+def list_files(pattern: str) -> Iterator[tuple[str, dict]]:
+    """``(uri, fsspec info)`` of each file an input names: a file, a directory
+    (recursively, hidden files skipped) or a glob; sorted by path."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(pattern)
@@ -56,7 +54,16 @@ def expand_input(pattern: str) -> Iterator[DocumentRef]:
     else:
         entries = {}
     for p in sorted(entries):
-        yield DocumentRef(source_uri=_uri(fs, p), size=int(entries[p].get("size") or 0))
+        yield _uri(fs, p), entries[p]
+
+
+def expand_input(pattern: str) -> Iterator[DocumentRef]:
+    """List the documents an input names: a file, a directory, or a glob.
+
+    Yields nothing when nothing matches (the CLI checks that up front).
+    """
+    for uri, info in list_files(pattern):
+        yield DocumentRef(source_uri=uri, size=int(info.get("size") or 0))
 
 
 def open_pinned(ref: DocumentRef):

@@ -27,18 +27,19 @@ from typing import Any, Optional
 
 TOKEN_ENV = "OCRBEAM_REMOTE_TOKEN"
 
-#: Config field -> request field of ``POST /ocr`` (SPEC.md).
-REQUEST_FIELDS = {
-    "use_doc_orientation_classify": "useDocOrientationClassify",
-    "use_doc_unwarping": "useDocUnwarping",
-    "use_textline_orientation": "useTextlineOrientation",
-    "text_det_limit_side_len": "textDetLimitSideLen",
-    "text_det_limit_type": "textDetLimitType",
-    "text_det_thresh": "textDetThresh",
-    "text_det_box_thresh": "textDetBoxThresh",
-    "text_det_unclip_ratio": "textDetUnclipRatio",
-    "text_rec_score_thresh": "textRecScoreThresh",
-}
+#: Config fields sent as ``POST /ocr`` request parameters (SPEC.md), under the
+#: config's own camelCase alias (``text_det_thresh`` -> ``textDetThresh``).
+REQUEST_FIELDS = (
+    "use_doc_orientation_classify",
+    "use_doc_unwarping",
+    "use_textline_orientation",
+    "text_det_limit_side_len",
+    "text_det_limit_type",
+    "text_det_thresh",
+    "text_det_box_thresh",
+    "text_det_unclip_ratio",
+    "text_rec_score_thresh",
+)
 
 
 class ServiceError(RuntimeError):
@@ -52,11 +53,13 @@ class ServiceError(RuntimeError):
 
 def request_fields(config) -> dict[str, Any]:
     """The ``/ocr`` request parameters a config sets (None: the service's default)."""
+    from pydantic.alias_generators import to_camel
+
     fields: dict[str, Any] = {"visualize": False}
-    for name, field in REQUEST_FIELDS.items():
+    for name in REQUEST_FIELDS:
         value = getattr(config, name, None)
         if value is not None:
-            fields[field] = value
+            fields[to_camel(name)] = value
     return fields
 
 

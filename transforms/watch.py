@@ -53,27 +53,28 @@ def watch_files(pattern: str, interval_s: float, local: bool) -> beam.PTransform
     return fileio.MatchContinuously(pattern, interval=interval_s)
 
 
+def _mtime(info: dict) -> float:
+    """Modification time (seconds) from an fsspec info dict of any filesystem."""
+    mtime = info.get("mtime") or info.get("updated") or info.get("LastModified")
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    try:
+        return float(mtime)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _list(pattern: str) -> list:
-    import fsspec
     from apache_beam.io.filesystem import FileMetadata
 
-    from .read import expand_input
+    from .read import list_files
 
-    found = []
-    for ref in expand_input(pattern):
-        fs, path = fsspec.core.url_to_fs(ref.source_uri)
-        info = fs.info(path)
-        mtime = info.get("mtime") or info.get("updated") or info.get("LastModified")
-        if hasattr(mtime, "timestamp"):
-            mtime = mtime.timestamp()
-        try:
-            mtime = float(mtime)
-        except (TypeError, ValueError):
-            mtime = 0.0
-        found.append(
-            FileMetadata(ref.source_uri, ref.size, last_updated_in_seconds=mtime)
+    return [
+        FileMetadata(
+            uri, int(info.get("size") or 0), last_updated_in_seconds=_mtime(info)
         )
-    return found
+        for uri, info in list_files(pattern)
+    ]
 
 
 def _register_direct_runner_evaluator() -> None:
