@@ -25,14 +25,25 @@ configuration:
             textDetThresh, textDetBoxThresh, textDetUnclipRatio,
             textRecScoreThresh, textRecognitionPrecision (int8|fp32),
             batchSize, cpuThreads, pageTimeoutS, isolate,
-            recycleAfterPages; backend=remote: remoteUrl, remoteToken
-            (or $OCRBEAM_REMOTE_TOKEN), remoteTimeoutS, remoteMaxRetries
+            recycleAfterPages, visualize; backend=remote: remoteUrl,
+            remoteToken (or $OCRBEAM_REMOTE_TOKEN), remoteTimeoutS,
+            remoteMaxRetries
+    vl      (route vl) backend native|vllm-server|sglang-server|remote, device,
+            layoutDetectionModelDir, vlRecModelDir, vlRecServerUrl,
+            remoteUrl...; /layout-parsing parameters useLayoutDetection,
+            useChartRecognition, layoutThreshold, layoutNms,
+            layoutUnclipRatio, layoutMergeBboxesMode, promptLabel,
+            repetitionPenalty, temperature, topP, minPixels, maxPixels,
+            prettifyMarkdown, showFormulaNumber, visualize;
+            repetitionMinRepeats, maxBlockChars (loop guard)
     sink    parquet, jsonl, markdownFiles, documents, numShards,
             bigquery.{pagesTable, errorsTable, method, partitionByIngestionDate,
             clusterBy, createDisposition, writeDisposition}
-    route   ocr | text_layer | auto   (auto: PDF text layer where plausible)
+    route   ocr | text_layer | auto | vl   (auto: PDF text layer where
+            plausible; vl: PaddleOCR-VL document parsing)
     onError dead_letter | fail
-  Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml.
+  Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml,
+  configs/vl-vllm.yaml, configs/vl-remote.yaml.
 
 Apache Beam options (passed through; the common ones):
   --runner NAME               default: FnApiRunner, multi-process, one worker per
@@ -49,13 +60,17 @@ outputs:
   OUT/pages/*.parquet    one row per page: doc_id, source_uri, page_index,
                          page_count, width, height, engine, model, text,
                          markdown, result_json, line_count, mean_score,
-                         elapsed_ms, config_hash, orientation_deg, route
+                         elapsed_ms, config_hash, orientation_deg, route,
+                         flags
   OUT/errors/*.parquet   one row per failed document or page: doc_id,
                          source_uri, page_index, stage, error_type, message
   OUT/documents/*.parquet  one row per document, pages in order (sink.documents)
   OUT/documents/markdown/NAME-DOCID.md   the whole document as markdown
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
   OUT/markdown/NAME-DOCID/page-00000.md   one file per page (sink.markdownFiles)
+  OUT/images/NAME-DOCID/p00000/...   figures cut out by route vl (linked from
+                         the markdown)
+  OUT/visualize/NAME-DOCID/page-00000.jpg   pages with boxes drawn (visualize)
 
 reruns:
   Rerunning into the same --output skips pages already done with the same

@@ -5,8 +5,10 @@ runner defaults and runs.  Tests call ``build_pipeline`` on a ``TestPipeline``.
 
 Graph::
 
-    ReadDocuments -> SplitPages (Reshuffle) -> OcrPages (RunInference)
-        -> WritePages
+    ReadDocuments -> SplitPages (Reshuffle) -> OcrPages (RunInference:
+        PP-OCRv5, or PaddleOCR-VL with route vl)
+        -> WritePages, AssembleDocuments -> WriteDocuments
+        -> page files (cut-out images, drawn pages) -> WritePageFiles
     every stage's dead letters -> Flatten -> WriteDeadLetters
 """
 
@@ -18,7 +20,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -30,13 +32,19 @@ from ocrbeam.transforms import accounting
 from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
 from ocrbeam.transforms.config import BigQueryConfig, PipelineConfig, load_config
 from ocrbeam.transforms.documents import AssembleDocuments
-from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+from ocrbeam.transforms.handlers import PageModelHandler, PPOCRv5ModelHandler
 from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
 from ocrbeam.transforms.read import ReadDocuments, expand_input
 from ocrbeam.transforms.records import DeadLetter, DonePage, PageResult, typed
-from ocrbeam.transforms.sinks import WriteDeadLetters, WriteDocuments, WritePages
+from ocrbeam.transforms.sinks import (
+    WriteArtifacts,
+    WriteDeadLetters,
+    WriteDocuments,
+    WritePages,
+)
+from ocrbeam.transforms.vl import PaddleOCRVLModelHandler
 
 _LOG = logging.getLogger(__name__)
 
@@ -88,31 +96,49 @@ def read_previous_pages(pipeline: beam.Pipeline, output: str, config_hash: str):
     return typed(rows, PageResult)
 
 
+class OcrStages(NamedTuple):
+    """What the shared SplitPages -> OcrPages stages produce."""
+
+    pages: beam.PCollection  # PageResult, the pages that needed no OCR included
+    split_dead: beam.PCollection  # DeadLetter
+    ocr_dead: beam.PCollection  # DeadLetter
+    artifacts: beam.PCollection  # PageArtifact: cut-out images, drawn pages
+
+
+def page_handler(
+    config: PipelineConfig, *, cpu_threads: Optional[int] = None
+) -> PageModelHandler:
+    """The RunInference handler the config's route calls for."""
+    fingerprint = config.fingerprint()
+    fail_fast = config.on_error == "fail"
+    if config.route == "vl":
+        return PaddleOCRVLModelHandler(config.vl, fingerprint, fail_fast=fail_fast)
+    return PPOCRv5ModelHandler(
+        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
+    )
+
+
 def ocr_blobs(
     blobs: beam.PCollection,
     config: PipelineConfig,
     *,
     cpu_threads: Optional[int] = None,
     progress_dir: Optional[str] = None,
-) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection]:
-    """SplitPages -> OcrPages: the stages the batch and streaming graphs share.
-
-    Returns ``(pages, split dead letters, OCR dead letters)``; ``pages``
-    includes the pages that needed no OCR (blank, text layer).
-    """
+) -> OcrStages:
+    """SplitPages -> OcrPages: the stages the batch and streaming graphs share."""
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
+    # route vl parses every page with the VLM: no text-layer shortcut.
+    split_route = "ocr" if config.route == "vl" else config.route
     pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, progress_dir, config.source, config.route
+        config.render, fingerprint, fail_fast, progress_dir, config.source, split_route
     )
-    handler = PPOCRv5ModelHandler(
-        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
-    )
-    results, ocr_dead = pages | "OcrPages" >> OcrPages(
+    handler = page_handler(config, cpu_threads=cpu_threads)
+    results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
         handler, fingerprint, fail_fast, progress_dir
     )
     results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
-    return results, split_dead, ocr_dead
+    return OcrStages(results, split_dead, ocr_dead, artifacts)
 
 
 def write_bigquery(
@@ -171,7 +197,7 @@ def build_pipeline(
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
         list(inputs), fingerprint, fail_fast, config.source, done
     )
-    results, split_dead, ocr_dead = ocr_blobs(
+    results, split_dead, ocr_dead, artifacts = ocr_blobs(
         blobs, config, cpu_threads=cpu_threads, progress_dir=progress_dir
     )
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
@@ -184,6 +210,7 @@ def build_pipeline(
         outputs.writes.append(
             dead | "WriteDeadLetters" >> WriteDeadLetters(output, config.sink, run_id)
         )
+        outputs.writes.append(artifacts | "WritePageFiles" >> WriteArtifacts(output))
         if config.sink.documents:
             every_page = results
             if previous is not None:

@@ -33,7 +33,7 @@ from ocrbeam.transforms.config import PipelineConfig, load_config
 from ocrbeam.transforms.notifications import DedupeRefs, ParseNotifications
 from ocrbeam.transforms.read import ReadBlobs
 from ocrbeam.transforms.records import DeadLetter, DocumentRef, PageResult, typed
-from ocrbeam.transforms.sinks import WriteWindowedTable
+from ocrbeam.transforms.sinks import WriteArtifacts, WriteWindowedTable
 from ocrbeam.transforms.watch import watch_files
 
 _LOG = logging.getLogger(__name__)
@@ -171,7 +171,9 @@ def build_stream_pipeline(
     blobs, read_dead = tasks | "ReadBlobs" >> ReadBlobs(
         config.source, fingerprint, fail_fast
     )
-    results, split_dead, ocr_dead = ocr_blobs(blobs, config, cpu_threads=cpu_threads)
+    results, split_dead, ocr_dead, artifacts = ocr_blobs(
+        blobs, config, cpu_threads=cpu_threads
+    )
     dead = typed(
         (*dead_parts, read_dead, split_dead, ocr_dead)
         | "DeadLetters" >> beam.Flatten(),
@@ -187,6 +189,7 @@ def build_stream_pipeline(
         windowed_dead
         | "WriteDeadLetters"
         >> WriteWindowedTable(output, "errors", DeadLetter, shards),
+        artifacts | "WritePageFiles" >> WriteArtifacts(output),
     ]
     # FILE_LOADS in streaming: one load job per window.
     frequency = window_s if config.sink.bigquery.method == "FILE_LOADS" else None

@@ -272,3 +272,84 @@ def gcs_notification(fs, bucket: str, name: str, event: str = "OBJECT_FINALIZE")
         "eventTime": "2026-11-21T10:00:00.000000Z",
     }
     return PubsubMessage(json.dumps(resource).encode(), attributes)
+
+
+class ScriptedService:
+    """A small HTTP service on loopback that answers from a script.
+
+    ``script`` holds ``(status, JSON payload, delay_s)`` answers for POSTs, in
+    order (or ``responder(path, body)`` gives them); ``seen`` records
+    ``(path, Authorization header, JSON body)`` of each POST; ``files`` maps
+    GET paths to bytes (images a service links to).
+    """
+
+    def __init__(self):
+        self.script: list = []
+        self.seen: list = []
+        self.files: dict[str, bytes] = {}
+        self.responder = None
+        self.url = ""
+
+    def handler(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler
+
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status, data, content_type, retry_after=False):
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    if retry_after:
+                        self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up (timeout)
+                    pass
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                data = service.files.get(self.path)
+                if data is None:
+                    self._send(404, b"not found", "text/plain")
+                else:
+                    self._send(200, data, "image/jpeg")
+
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers["Content-Length"])
+                body = json.loads(self.rfile.read(length))
+                auth = self.headers.get("Authorization")
+                service.seen.append((self.path, auth, body))
+                if service.responder is not None:
+                    status, payload, delay = service.responder(self.path, body)
+                else:
+                    status, payload, delay = service.script.pop(0)
+                if delay:
+                    threading.Event().wait(delay)
+                data = json.dumps(payload).encode()
+                self._send(status, data, "application/json", status == 429)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+@contextmanager
+def scripted_service():
+    """A ``ScriptedService`` serving on 127.0.0.1 for the ``with`` block."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    service = ScriptedService()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), service.handler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()

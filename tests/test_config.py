@@ -52,6 +52,53 @@ ocr:
     assert ocr.text_det_unclip_ratio == 1.6 and ocr.text_rec_score_thresh == 0.2
 
 
+def test_every_layout_parsing_parameter_is_accepted(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """
+route: vl
+vl:
+  backend: vllm-server
+  layoutDetectionModelDir: /models/PP-DocLayoutV2
+  vlRecServerUrl: http://vlm:8118/v1
+  useDocOrientationClassify: false
+  useDocUnwarping: false
+  useLayoutDetection: true
+  useChartRecognition: true
+  layoutThreshold: {0: 0.4, 2: 0.6}
+  layoutNms: true
+  layoutUnclipRatio: 1.1
+  layoutMergeBboxesMode: union
+  repetitionPenalty: 1.05
+  temperature: 0.1
+  topP: 0.9
+  minPixels: 200000
+  maxPixels: 2000000
+  prettifyMarkdown: false
+  showFormulaNumber: true
+  visualize: true
+"""
+    )
+    vl = load_config(str(path)).vl
+    assert vl.layout_threshold == {0: 0.4, 2: 0.6}
+    assert (vl.top_p, vl.min_pixels, vl.layout_merge_bboxes_mode) == (
+        0.9,
+        200000,
+        "union",
+    )
+    snake = load_config(
+        None,
+        [
+            "vl.backend=remote",
+            "vl.remote_url=http://svc",
+            "vl.repetition_penalty=1.2",
+            "vl.prompt_label=formula",
+            "vl.use_layout_detection=false",
+        ],
+    ).vl
+    assert (snake.repetition_penalty, snake.prompt_label) == (1.2, "formula")
+
+
 def test_unknown_key_is_named(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("ocr:\n  textDetTresh: 0.4\n")
@@ -72,7 +119,12 @@ def test_unknown_section_is_named():
         ("render.dpi=0", "render.dpi"),
         ("ocr.useDocUnwarping=true", "needs its model directory"),
         ("ocr.lang=japan", "never downloads weights"),
-        ("ocr.visualize=true", "not implemented"),
+        ("route=vl", "needs vl.layoutDetectionModelDir, vl.vlRecModelDir"),
+        ("vl.backend=vllm-server", "needs vlRecServerUrl"),
+        ("vl.backend=remote", "needs remoteUrl"),
+        ("vl.topP=1.5", "less than or equal to 1"),
+        ("vl.layoutMergeBboxesMode=biggest", "'large', 'small' or 'union'"),
+        ("vl.promptLabel=table", "only applies with useLayoutDetection=false"),
     ],
 )
 def test_invalid_values_give_one_readable_message(override, fragment):
@@ -115,4 +167,4 @@ def test_shipped_configs_load(path):
 
 def test_shipped_configs_exist():
     names = {p.name for p in CONFIGS}
-    assert {"cpu.yaml", "gpu-ppocrv5.yaml"} <= names
+    assert {"cpu.yaml", "gpu-ppocrv5.yaml", "vl-vllm.yaml", "vl-remote.yaml"} <= names

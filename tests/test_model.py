@@ -138,3 +138,27 @@ def test_int8_recogniser_is_the_cpu_default_and_reads_like_fp32():
     truth = "\n".join(SENTENCES[0:3])
     assert cer(truth, texts["fp32"]) < 0.02
     assert cer(truth, texts["int8"]) < 0.02
+
+
+def test_visualize_draws_the_boxes_on_the_upright_page(ppocr_engine):
+    import io
+
+    import numpy as np
+    from ocrbeam.transforms.config import PPOCRv5Config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+    from ocrbeam.transforms.records import PageWithArtifacts
+    from PIL import Image
+
+    handler = PPOCRv5ModelHandler(PPOCRv5Config(visualize=True), "c")
+    upright = text_image(SENTENCES[:3])
+    turned = upright.rotate(90, expand=True)  # a scan fed in sideways
+    [outcome] = handler.run_inference([_page(turned)], ppocr_engine)
+    assert isinstance(outcome, PageWithArtifacts)
+    assert outcome.row.orientation_deg in (90, 270) and outcome.row.line_count == 3
+    [artifact] = outcome.artifacts
+    assert artifact.path == "visualize/doc-dddddddddddd/page-00000.jpg"
+    drawn = Image.open(io.BytesIO(artifact.data))
+    assert drawn.format == "JPEG" and drawn.size == upright.size
+    pixels = np.asarray(drawn.convert("RGB")).astype(int)
+    green = (pixels[..., 1] > 120) & (pixels[..., 0] < 90) & (pixels[..., 2] < 90)
+    assert green.sum() > 500  # three outlined lines

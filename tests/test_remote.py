@@ -6,8 +6,6 @@ in this process for the error paths: 429, 500, a timeout, a 400 with a message.
 """
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from docs import SENTENCES, encode, pdf_of_pages, text_image
@@ -17,7 +15,7 @@ from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.quality import cer
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
 from ocrbeam.transforms.remote import ServiceError, parse_ocr_response
-from servers import paddlex_ocr_server
+from servers import paddlex_ocr_server, scripted_service
 
 pytestmark = pytest.mark.remote
 
@@ -73,32 +71,6 @@ def test_ocrbeam_run_with_the_remote_engine(paddlex_url, tmp_path):
 
 
 # -- error paths against a scripted server ------------------------------------
-class _Scripted(BaseHTTPRequestHandler):
-    script: list = []
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's name
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append((self.headers.get("Authorization"), body))
-        status, payload, delay = type(self).script.pop(0)
-        if delay:
-            threading.Event().wait(delay)
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if status == 429:
-                self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:  # the client gave up (timeout)
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
 OK = {
     "logId": "1",
     "errorCode": 0,
@@ -120,13 +92,8 @@ OK = {
 
 @pytest.fixture
 def scripted():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Scripted.script, _Scripted.seen = [], []
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Scripted
-    server.shutdown()
-    server.server_close()
+    with scripted_service() as service:
+        yield service.url, service
 
 
 def _one(url, *extra):
@@ -148,7 +115,8 @@ def test_429_and_500_are_retried_then_succeed(scripted, monkeypatch):
     outcome = _one(url)
     assert isinstance(outcome, PageResult) and outcome.text == "Hello world"
     assert len(server.seen) == 3
-    auth, body = server.seen[0]
+    path, auth, body = server.seen[0]
+    assert path == "/ocr"
     assert auth == "token s3cret"
     assert body["fileType"] == 1 and body["textDetLimitSideLen"] == 64
     assert body["file"] and "visualize" in body

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -115,7 +115,31 @@ class RenderConfig(_Section):
     )
 
 
-class PPOCRv5Config(_Section):
+class _RemoteSettings(_Section):
+    """Where backend=remote sends pages (a PaddleOCR / PaddleX service)."""
+
+    remote_url: Optional[str] = Field(
+        None,
+        description="backend=remote: base URL of the service (POST "
+        "{url}/ocr, or {url}/layout-parsing for route vl).",
+    )
+    remote_token: Optional[str] = Field(
+        None,
+        description="backend=remote: access token (Authorization: token ...); "
+        "better passed as $OCRBEAM_REMOTE_TOKEN than written in a config.",
+    )
+    remote_timeout_s: float = Field(
+        120.0, gt=0, description="backend=remote: seconds to wait for one answer."
+    )
+    remote_max_retries: int = Field(
+        4,
+        ge=0,
+        description="backend=remote: retries after 429, 5xx, timeouts and "
+        "refused connections (exponential backoff).",
+    )
+
+
+class PPOCRv5Config(_RemoteSettings):
     """PP-OCRv5 general OCR engine: the service's ``POST /ocr`` parameters."""
 
     kind: Literal["ppocrv5"] = Field("ppocrv5", description="Engine variant.")
@@ -212,8 +236,8 @@ class PPOCRv5Config(_Section):
     )
     visualize: bool = Field(
         False,
-        description="Also draw boxes on page images. Not implemented in this "
-        "version; true is rejected.",
+        description="Also write each OCR'd page with its text boxes drawn "
+        "(JPEG, like the service's ocrImage) under visualize/ in the output.",
     )
     lang: Optional[str] = Field(
         None,
@@ -252,29 +276,9 @@ class PPOCRv5Config(_Section):
         description="oneDNN for the paddle backend on CPU (paddlepaddle 3.3.1 "
         "fails with it on; ocrbeam pins 3.2.2).",
     )
-    remote_url: Optional[str] = Field(
-        None,
-        description="backend=remote: base URL of the service (POST {url}/ocr).",
-    )
-    remote_token: Optional[str] = Field(
-        None,
-        description="backend=remote: access token (Authorization: token ...); "
-        "better passed as $OCRBEAM_REMOTE_TOKEN than written in a config.",
-    )
-    remote_timeout_s: float = Field(
-        120.0, gt=0, description="backend=remote: seconds to wait for one answer."
-    )
-    remote_max_retries: int = Field(
-        4,
-        ge=0,
-        description="backend=remote: retries after 429, 5xx, timeouts and "
-        "refused connections (exponential backoff).",
-    )
 
     @model_validator(mode="after")
     def _check(self) -> PPOCRv5Config:
-        if self.visualize:
-            raise ValueError("visualize=true is not implemented yet")
         if self.backend == "remote":
             if not self.remote_url:
                 raise ValueError("backend=remote needs remoteUrl")
@@ -293,6 +297,170 @@ class PPOCRv5Config(_Section):
                 "and textRecognitionModelDir too (ocrbeam never downloads weights)"
             )
         return self
+
+
+class PaddleOCRVLConfig(_RemoteSettings):
+    """PaddleOCR-VL document parsing (``route: vl``): the service's
+    ``POST /layout-parsing`` parameters, plus where the models come from.
+
+    ``backend`` native runs PaddleOCRVL in the worker (layout detection and the
+    0.9B VLM, on the worker's GPU when ``device`` says so); vllm-server and
+    sglang-server keep layout detection in the worker and send regions to a
+    VLM server at ``vlRecServerUrl``; remote sends each page to a PaddleOCR /
+    PaddleX ``/layout-parsing`` service at ``remoteUrl``.  Request parameters
+    left null take PaddleOCR's defaults.
+    """
+
+    backend: Literal["native", "vllm-server", "sglang-server", "remote"] = Field(
+        "native",
+        description="native (PaddleOCRVL in the worker), vllm-server / "
+        "sglang-server (VLM served at vlRecServerUrl), or remote "
+        "(POST /layout-parsing at remoteUrl).",
+    )
+    device: str = Field("cpu", description="'cpu', or 'gpu' / 'gpu:N'.")
+    pipeline_version: str = Field(
+        "v1.6", description="PaddleOCRVL pipeline version (paddleocr's default)."
+    )
+    layout_detection_model_name: Optional[str] = Field(
+        None, description="Layout model name (PP-DocLayoutV2 family)."
+    )
+    layout_detection_model_dir: Optional[str] = Field(
+        None,
+        description="Layout detection model directory (needed unless "
+        "backend=remote: ocrbeam never downloads weights).",
+    )
+    vl_rec_model_name: Optional[str] = Field(
+        None, description="VL recognition model name (PaddleOCR-VL-0.9B...)."
+    )
+    vl_rec_model_dir: Optional[str] = Field(
+        None, description="VL recognition model directory (backend=native)."
+    )
+    vl_rec_server_url: Optional[str] = Field(
+        None,
+        description="vllm-server / sglang-server: the VLM server's URL "
+        "(e.g. http://vlm:8118/v1).",
+    )
+    vl_rec_max_concurrency: Optional[int] = Field(
+        None, gt=0, description="Concurrent requests to the VLM server."
+    )
+    vl_rec_api_model_name: Optional[str] = Field(
+        None, description="Model name the VLM server serves."
+    )
+    vl_rec_api_key: Optional[str] = Field(
+        None,
+        description="API key of the VLM server (better: in the URL's secret store).",
+    )
+    doc_orientation_classify_model_dir: Optional[str] = Field(
+        None, description="Document orientation model directory."
+    )
+    doc_unwarping_model_dir: Optional[str] = Field(
+        None, description="Document unwarping (UVDoc) model directory."
+    )
+    # -- /layout-parsing request parameters (SPEC.md) -------------------------
+    use_doc_orientation_classify: Optional[bool] = Field(
+        None, description="Detect and undo 0/90/180/270 page rotation."
+    )
+    use_doc_unwarping: Optional[bool] = Field(None, description="Correct curled pages.")
+    use_layout_detection: Optional[bool] = Field(
+        None,
+        description="Detect and order regions; when false, promptLabel says "
+        "what the whole page is.",
+    )
+    use_chart_recognition: Optional[bool] = Field(
+        None, description="Turn charts into tables."
+    )
+    layout_threshold: Optional[Union[float, dict[int, float]]] = Field(
+        None, description="Layout score threshold 0..1, or per class id."
+    )
+    layout_nms: Optional[bool] = Field(
+        None, description="Drop heavily overlapping layout boxes."
+    )
+    layout_unclip_ratio: Optional[float] = Field(
+        None, gt=0, description="Expand layout boxes (default 1.0)."
+    )
+    layout_merge_bboxes_mode: Optional[Literal["large", "small", "union"]] = Field(
+        None, description="Nested boxes: keep the large, the small, or both."
+    )
+    prompt_label: Optional[Literal["ocr", "formula", "table", "chart"]] = Field(
+        None, description="What the page is (only with useLayoutDetection=false)."
+    )
+    repetition_penalty: Optional[float] = Field(
+        None, ge=1.0, le=2.0, description="VLM repetition penalty [1, 2]."
+    )
+    temperature: Optional[float] = Field(
+        None, ge=0.0, le=2.0, description="VLM sampling temperature [0, 2]."
+    )
+    top_p: Optional[float] = Field(
+        None, gt=0.0, le=1.0, description="VLM nucleus sampling (0, 1]."
+    )
+    min_pixels: Optional[int] = Field(
+        None, gt=0, description="Dynamic-resolution lower bound (default 147384)."
+    )
+    max_pixels: Optional[int] = Field(
+        None, gt=0, description="Dynamic-resolution upper bound (default 2822400)."
+    )
+    prettify_markdown: bool = Field(
+        True, description="Markdown with HTML tables and centred titles."
+    )
+    show_formula_number: bool = Field(
+        False, description="Keep formula numbers in the markdown."
+    )
+    visualize: bool = Field(
+        False,
+        description="Also write each page with its layout blocks and reading "
+        "order drawn (JPEG) under visualize/ in the output.",
+    )
+    # -- degenerate-output guard ---------------------------------------------
+    repetition_min_repeats: int = Field(
+        8,
+        ge=2,
+        description="A phrase repeated this many more times in a row is a VLM "
+        "loop: the block is cut after its first occurrence and flagged.",
+    )
+    max_block_chars: int = Field(
+        20_000, gt=0, description="Blocks longer than this are cut and flagged."
+    )
+    # -- operation -------------------------------------------------------------
+    batch_size: int = Field(1, gt=0, description="Pages per RunInference batch.")
+    share_across_processes: Optional[bool] = Field(
+        None,
+        description="One model per machine shared by the worker processes "
+        "(Beam's multi-process sharing) instead of one per process. null: on "
+        "for backend=native on a GPU, where one copy per GPU is how the model "
+        "is best served.",
+    )
+    model_copies: int = Field(
+        1, gt=0, description="Copies of a shared model per machine (one per GPU)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PaddleOCRVLConfig:
+        if self.backend == "remote":
+            if not self.remote_url:
+                raise ValueError("backend=remote needs remoteUrl")
+            return self
+        if self.backend in ("vllm-server", "sglang-server") and not (
+            self.vl_rec_server_url
+        ):
+            raise ValueError(f"backend={self.backend} needs vlRecServerUrl")
+        if self.prompt_label and self.use_layout_detection is not False:
+            raise ValueError("promptLabel only applies with useLayoutDetection=false")
+        return self
+
+    def missing_model_dirs(self) -> list[str]:
+        """The model directory settings this backend needs and lacks."""
+        if self.backend == "remote":
+            return []
+        needed = []
+        if self.use_layout_detection is not False:
+            needed.append("layout_detection_model_dir")
+        if self.backend == "native":
+            needed.append("vl_rec_model_dir")
+        if self.use_doc_orientation_classify:
+            needed.append("doc_orientation_classify_model_dir")
+        if self.use_doc_unwarping:
+            needed.append("doc_unwarping_model_dir")
+        return [to_camel(n) for n in needed if not getattr(self, n)]
 
 
 class BigQueryConfig(_Section):
@@ -359,17 +527,34 @@ class PipelineConfig(_Section):
     render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
     ocr: PPOCRv5Config = Field(default_factory=PPOCRv5Config, description="Engine.")
     sink: SinkConfig = Field(default_factory=SinkConfig, description="Outputs.")
-    route: Literal["ocr", "text_layer", "auto"] = Field(
+    vl: PaddleOCRVLConfig = Field(
+        default_factory=PaddleOCRVLConfig,
+        description="Document parsing engine (route: vl).",
+    )
+    route: Literal["ocr", "text_layer", "auto", "vl"] = Field(
         "ocr",
         description="ocr: OCR every page; text_layer: take PDF pages' text from "
         "their own text layer (no OCR); auto: the text layer when it is present "
-        "and plausible, OCR otherwise. The route taken is the row's route.",
+        "and plausible, OCR otherwise; vl: parse every page with PaddleOCR-VL "
+        "(layout, tables, formulas, markdown). The route taken is the row's route.",
     )
     on_error: Literal["dead_letter", "fail"] = Field(
         "dead_letter",
         description="dead_letter: a failing document or page becomes an errors/ "
         "row and the run goes on; fail: the first error fails the run.",
     )
+
+    @model_validator(mode="after")
+    def _check_route(self) -> PipelineConfig:
+        missing = self.vl.missing_model_dirs() if self.route == "vl" else []
+        if missing:
+            raise ValueError(
+                f"route=vl with vl.backend={self.vl.backend} needs "
+                + ", ".join(f"vl.{m}" for m in missing)
+                + " (PaddleOCR-VL weights are never downloaded), or "
+                "vl.backend=remote with vl.remoteUrl"
+            )
+        return self
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes page results."""
@@ -384,13 +569,22 @@ class PipelineConfig(_Section):
             "cpu_threads",
             "passwords",
         }
+        engine = (
+            {"vl": self.vl.model_dump(exclude=operational | VL_OPERATIONAL)}
+            if self.route == "vl"
+            else {"ocr": self.ocr.model_dump(exclude=operational)}
+        )
         relevant = {
             "render": self.render.model_dump(exclude=operational),
-            "ocr": self.ocr.model_dump(exclude=operational),
+            **engine,
             "route": self.route,
         }
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+#: PaddleOCR-VL settings that change how, not what, is computed.
+VL_OPERATIONAL = {"share_across_processes", "model_copies", "vl_rec_max_concurrency"}
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -410,6 +604,8 @@ def _format_validation_error(err: ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key")
+        elif not item["loc"]:  # a rule across sections: the input is the whole tree
+            lines.append(item["msg"].removeprefix("Value error, "))
         else:
             msg = item["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {msg} (got {item.get('input')!r})")

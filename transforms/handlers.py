@@ -24,11 +24,17 @@ from apache_beam.ml.inference.base import ModelHandler
 from .config import PPOCRv5Config
 from .convert import prune_result, to_page_result
 from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
-from .records import DeadLetter, PageImage, PageResult
+from .records import (
+    DeadLetter,
+    PageArtifact,
+    PageImage,
+    PageResult,
+    PageWithArtifacts,
+)
 
 _LOG = logging.getLogger(__name__)
 
-PageOutcome = Union[PageResult, DeadLetter]
+PageOutcome = Union[PageResult, PageWithArtifacts, DeadLetter]
 STAGE = "ocr"
 
 
@@ -119,7 +125,7 @@ class OcrEngine:
         )
         self._recycle_after = recycle_after
         self.lock = threading.Lock()
-        self.reported_loads = 0
+        self._reported_loads = 0
         if isolate:
             self._worker: Any = IsolatedWorker(
                 factory, timeout_s=timeout_s, name="ocrbeam-engine"
@@ -134,6 +140,12 @@ class OcrEngine:
     def loads(self) -> int:
         """Times the model was built in this worker process (restarts included)."""
         return self._worker.starts if self._worker else self._inprocess_starts
+
+    def take_new_loads(self) -> int:
+        """Loads since the last call (each is reported as a metric once)."""
+        with self.lock:
+            new, self._reported_loads = self.loads - self._reported_loads, self.loads
+        return new
 
     def predict(self, png: bytes) -> EngineOutput:
         if self._worker is None:
@@ -159,6 +171,15 @@ def decode_png(data: bytes):
     with Image.open(io.BytesIO(data)) as img:
         rgb = np.asarray(img.convert("RGB"))
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def encode_png(image) -> bytes:
+    """numpy BGR array -> PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image[:, :, ::-1]).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _default_threads() -> int:
@@ -187,18 +208,160 @@ def process_stats() -> dict:
     return dict(PROCESS_STATS)
 
 
-class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
-    """PP-OCRv5 (PaddleOCR 3.x general OCR pipeline) as a RunInference handler.
+class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
+    """What the page engines' RunInference handlers share: metrics, the
+    per-page guard that turns a failure into a dead letter, batching.
 
-    ``run_inference`` returns one ``PageResult`` or ``DeadLetter`` per page, so a
-    failing page never takes its batch-mates down with it.  With
-    ``fail_fast=True`` errors propagate instead (Beam's rule with no error
-    handler: fail loudly, drop nothing).
+    Subclasses build the engine in ``load_model`` (which must have a
+    ``take_new_loads()`` method) and turn one page into a row in
+    ``_process_page``.  ``run_inference`` returns one ``PageResult`` (or
+    ``PageWithArtifacts``) or ``DeadLetter`` per page, so a failing page never
+    takes its batch-mates down with it.  With ``fail_fast=True`` errors
+    propagate instead (Beam's rule with no error handler: fail loudly, drop
+    nothing).
+    """
+
+    namespace = "ocrbeam"
+
+    def __init__(self, config, config_hash: str, fail_fast: bool = False):
+        super().__init__()
+        self._config = config
+        self._config_hash = config_hash
+        self._fail_fast = fail_fast
+        self._pending_load_ms: Optional[float] = None
+        self._metrics = None
+
+    def _process_page(self, page: PageImage, model) -> PageOutcome:
+        raise NotImplementedError
+
+    def _loaded(self, start: float, description: str) -> None:
+        """Record a model load that began at ``start`` (perf_counter)."""
+        self._pending_load_ms = (time.perf_counter() - start) * 1000.0
+        PROCESS_STATS["model_loads"] += 1
+        _LOG.info(
+            "loaded %s (%s) in %.0f ms in process %d",
+            self.model_name,
+            description,
+            self._pending_load_ms,
+            os.getpid(),
+        )
+
+    @property
+    def model_name(self) -> str:
+        raise NotImplementedError
+
+    # -- inference ---------------------------------------------------------
+    def _counters(self):
+        if self._metrics is None:
+            ns = self.get_metrics_namespace()
+            self._metrics = {
+                "loads": Metrics.counter(ns, "model_loads"),
+                "load_ms": Metrics.distribution(ns, "model_load_ms"),
+                "pages": Metrics.counter(ns, "pages"),
+                "failed": Metrics.counter(ns, "failed_pages"),
+                "lines": Metrics.counter(ns, "lines"),
+                "page_ms": Metrics.distribution(ns, "page_ms"),
+                "batch": Metrics.distribution(ns, "batch_size"),
+                "flagged": Metrics.counter(ns, "flagged_pages"),
+            }
+        return self._metrics
+
+    def _report_loads(self, model, counters) -> None:
+        # Metrics cannot be reported from setup()/load_model(): report here.
+        new = model.take_new_loads()
+        if new > 0:
+            counters["loads"].inc(new)
+        if self._pending_load_ms is not None:
+            counters["load_ms"].update(int(self._pending_load_ms))
+            self._pending_load_ms = None
+
+    def _dead_letter(self, page: PageImage, error_type: str, exc: Exception):
+        return DeadLetter(
+            doc_id=page.doc_id,
+            source_uri=page.source_uri,
+            page_index=page.page_index,
+            stage=STAGE,
+            error_type=error_type,
+            message=f"{type(exc).__name__}: {exc}",
+            config_hash=self._config_hash,
+            page_count=page.page_count,
+        )
+
+    @staticmethod
+    def _error_type(exc: Exception) -> str:
+        if getattr(exc, "error_type", None):  # remote.ServiceError
+            return exc.error_type
+        if isinstance(exc, WorkerTimeout):
+            return "page_timeout"
+        if isinstance(exc, WorkerCrashed):
+            return "ocr_crashed"
+        return "ocr_failed"
+
+    def run_inference(
+        self,
+        batch: Sequence[PageImage],
+        model,
+        inference_args: Optional[dict[str, Any]] = None,
+    ) -> Iterable[PageOutcome]:
+        counters = self._counters()
+        self._report_loads(model, counters)
+        counters["batch"].update(len(batch))
+        outcomes: list[PageOutcome] = []
+        for page in batch:
+            start = time.perf_counter()
+            try:
+                outcome = self._process_page(page, model)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+                if self._fail_fast:
+                    raise
+                counters["failed"].inc()
+                outcomes.append(self._dead_letter(page, self._error_type(exc), exc))
+                continue
+            row = outcome.row if isinstance(outcome, PageWithArtifacts) else outcome
+            counters["pages"].inc()
+            PROCESS_STATS["pages"] += 1
+            counters["lines"].inc(row.line_count)
+            counters["page_ms"].update(int((time.perf_counter() - start) * 1000.0))
+            if row.flags:
+                counters["flagged"].inc()
+            outcomes.append(outcome)
+        self._report_loads(model, counters)  # restarts during this batch
+        return outcomes
+
+    # -- RunInference hooks --------------------------------------------------
+    def get_num_bytes(self, batch: Sequence[PageImage]) -> int:
+        return sum(len(page.image) for page in batch)
+
+    def get_metrics_namespace(self) -> str:
+        return self.namespace
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
+
+
+def with_visualization(row: PageResult, png: bytes, drawn: bytes):
+    """``row`` with its drawn page image as an artifact."""
+    from .visualize import visualize_path
+
+    artifact = PageArtifact(
+        row.doc_id,
+        row.source_uri,
+        row.page_index,
+        visualize_path(row.source_uri, row.doc_id, row.page_index),
+        drawn,
+    )
+    return PageWithArtifacts(row, [artifact])
+
+
+class PPOCRv5ModelHandler(PageModelHandler):
+    """PP-OCRv5 (PaddleOCR 3.x general OCR pipeline) as a RunInference handler.
 
     Example:
         >>> handler = PPOCRv5ModelHandler(PPOCRv5Config(), config_hash="abc")
         >>> outcomes = pages | RunInference(handler)
     """
+
+    namespace = "ocrbeam.ppocrv5"
 
     def __init__(
         self,
@@ -207,13 +370,8 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
         fail_fast: bool = False,
         cpu_threads: Optional[int] = None,
     ):
-        super().__init__()
-        self._config = config
-        self._config_hash = config_hash
-        self._fail_fast = fail_fast
+        super().__init__(config, config_hash, fail_fast)
         self._requested_threads = config.cpu_threads or cpu_threads
-        self._pending_load_ms: Optional[float] = None
-        self._metrics = None
 
     @property
     def cpu_threads(self) -> int:
@@ -328,17 +486,10 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
     def load_model(self) -> OcrEngine:
         start = time.perf_counter()
         if self._config.backend == "remote":
-            from .remote import RemoteOcrClient, request_fields
+            from .remote import RemoteOcrClient, remote_client
 
-            cfg = self._config
             self._pending_load_ms = 0.0
-            return RemoteOcrClient(
-                cfg.remote_url,
-                request_fields(cfg),
-                token=cfg.remote_token,
-                timeout_s=cfg.remote_timeout_s,
-                max_retries=cfg.remote_max_retries,
-            )
+            return remote_client(self._config, RemoteOcrClient)
         engine = OcrEngine(
             self.pipeline_kwargs(),
             self.predict_kwargs(),
@@ -348,16 +499,10 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             orientation_model=self.orientation_model(),
             threads=self.cpu_threads,
         )
-        self._pending_load_ms = (time.perf_counter() - start) * 1000.0
-        PROCESS_STATS["model_loads"] += 1
-        _LOG.info(
-            "loaded %s (%s, %d threads, %s) in %.0f ms in process %d",
-            self.model_name,
-            self._config.backend,
-            self.cpu_threads,
-            "isolated" if self._config.isolate else "in process",
-            self._pending_load_ms,
-            os.getpid(),
+        self._loaded(
+            start,
+            f"{self._config.backend}, {self.cpu_threads} threads, "
+            + ("isolated" if self._config.isolate else "in process"),
         )
         return engine
 
@@ -368,99 +513,30 @@ class PPOCRv5ModelHandler(ModelHandler[PageImage, PageOutcome, OcrEngine]):
             f"{self._config.text_recognition_model_name}"
         )
 
-    # -- inference ---------------------------------------------------------
-    def _counters(self):
-        if self._metrics is None:
-            ns = self.get_metrics_namespace()
-            self._metrics = {
-                "loads": Metrics.counter(ns, "model_loads"),
-                "load_ms": Metrics.distribution(ns, "model_load_ms"),
-                "pages": Metrics.counter(ns, "pages"),
-                "failed": Metrics.counter(ns, "failed_pages"),
-                "lines": Metrics.counter(ns, "lines"),
-                "page_ms": Metrics.distribution(ns, "page_ms"),
-                "batch": Metrics.distribution(ns, "batch_size"),
-            }
-        return self._metrics
-
-    def _report_loads(self, model: OcrEngine, counters) -> None:
-        # Metrics cannot be reported from setup()/load_model(): report here.
-        with model.lock:
-            new = model.loads - model.reported_loads
-            model.reported_loads = model.loads
-        if new > 0:
-            counters["loads"].inc(new)
-        if self._pending_load_ms is not None:
-            counters["load_ms"].update(int(self._pending_load_ms))
-            self._pending_load_ms = None
-
-    def _dead_letter(self, page: PageImage, error_type: str, exc: Exception):
-        return DeadLetter(
-            doc_id=page.doc_id,
-            source_uri=page.source_uri,
-            page_index=page.page_index,
-            stage=STAGE,
-            error_type=error_type,
-            message=f"{type(exc).__name__}: {exc}",
+    def _process_page(self, page: PageImage, model: OcrEngine) -> PageOutcome:
+        start = time.perf_counter()
+        out = model.predict(page.image)
+        row = to_page_result(
+            page._replace(width=out.width, height=out.height),
+            out.result,
+            orientation_deg=out.angle,
+            engine=f"ppocrv5/{self._config.backend}",
+            model=self.model_name,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
             config_hash=self._config_hash,
-            page_count=page.page_count,
         )
+        if not self._config.visualize:
+            return row
+        from .orientation import upright
+        from .visualize import draw_ocr
 
-    def run_inference(
-        self,
-        batch: Sequence[PageImage],
-        model: OcrEngine,
-        inference_args: Optional[dict[str, Any]] = None,
-    ) -> Iterable[PageOutcome]:
-        counters = self._counters()
-        self._report_loads(model, counters)
-        counters["batch"].update(len(batch))
-        outcomes: list[PageOutcome] = []
-        for page in batch:
-            start = time.perf_counter()
-            try:
-                out = model.predict(page.image)
-                elapsed = (time.perf_counter() - start) * 1000.0
-                result = to_page_result(
-                    page._replace(width=out.width, height=out.height),
-                    out.result,
-                    orientation_deg=out.angle,
-                    engine=f"ppocrv5/{self._config.backend}",
-                    model=self.model_name,
-                    elapsed_ms=elapsed,
-                    config_hash=self._config_hash,
-                )
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-                if self._fail_fast:
-                    raise
-                counters["failed"].inc()
-                if getattr(exc, "error_type", None):  # remote.ServiceError
-                    error_type = exc.error_type
-                elif isinstance(exc, WorkerTimeout):
-                    error_type = "page_timeout"
-                elif isinstance(exc, WorkerCrashed):
-                    error_type = "ocr_crashed"
-                else:
-                    error_type = "ocr_failed"
-                outcomes.append(self._dead_letter(page, error_type, exc))
-                continue
-            counters["pages"].inc()
-            PROCESS_STATS["pages"] += 1
-            counters["lines"].inc(result.line_count)
-            counters["page_ms"].update(int(elapsed))
-            outcomes.append(result)
-        self._report_loads(model, counters)  # restarts during this batch
-        return outcomes
-
-    # -- RunInference hooks --------------------------------------------------
-    def get_num_bytes(self, batch: Sequence[PageImage]) -> int:
-        return sum(len(page.image) for page in batch)
-
-    def get_metrics_namespace(self) -> str:
-        return "ocrbeam.ppocrv5"
-
-    def batch_elements_kwargs(self) -> dict[str, Any]:
-        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
+        # Boxes are in the coordinates of the page as OCR'd (turned upright).
+        png = page.image
+        if out.angle:
+            png = encode_png(upright(decode_png(png), out.angle))
+        return with_visualization(
+            row, png, draw_ocr(png, out.result.get("rec_polys") or [])
+        )
 
     def share_model_across_processes(self) -> bool:
         return False

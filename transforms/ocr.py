@@ -1,4 +1,5 @@
-"""OcrPages: RunInference over page images, failures turned into dead letters."""
+"""OcrPages: RunInference over page images, failures turned into dead letters,
+and the files that come with a page (cut-out images, drawn pages) split off."""
 
 from __future__ import annotations
 
@@ -10,13 +11,22 @@ from apache_beam import pvalue
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
 from .progress import ProgressReporter
-from .records import DeadLetter, PageImage, PageResult, typed
+from .records import (
+    DeadLetter,
+    PageArtifact,
+    PageImage,
+    PageResult,
+    PageWithArtifacts,
+    typed,
+)
 
 DEAD_LETTER_TAG = "dead_letter"
+ARTIFACT_TAG = "artifact"
 
 
 class _RouteOutcomes(beam.DoFn):
-    """PageResult -> main output; DeadLetter -> dead-letter output."""
+    """PageResult -> main output; DeadLetter -> dead-letter output; a page's
+    artifacts -> artifact output."""
 
     def __init__(self, progress: ProgressReporter):
         self._progress = progress
@@ -27,6 +37,10 @@ class _RouteOutcomes(beam.DoFn):
             yield pvalue.TaggedOutput(DEAD_LETTER_TAG, outcome)
         else:
             self._progress.add(pages_done=1)
+            if isinstance(outcome, PageWithArtifacts):
+                for artifact in outcome.artifacts:
+                    yield pvalue.TaggedOutput(ARTIFACT_TAG, artifact)
+                outcome = outcome.row
             yield outcome
 
     def finish_bundle(self):
@@ -61,12 +75,13 @@ class OcrPages(beam.PTransform):
     """Run an OCR model handler over pages; split results from dead letters.
 
     Returns:
-        ``(results, dead_letters)``: PCollections of ``PageResult`` and
-        ``DeadLetter``.
+        ``(results, dead_letters, artifacts)``: PCollections of ``PageResult``,
+        ``DeadLetter`` and ``PageArtifact`` (files to write under the output:
+        images cut out of pages, drawn pages with ``visualize``).
 
     Example:
         >>> handler = PPOCRv5ModelHandler(cfg.ocr, cfg.fingerprint())
-        >>> results, errors = pages | OcrPages(handler, cfg.fingerprint())
+        >>> results, errors, files = pages | OcrPages(handler, cfg.fingerprint())
     """
 
     def __init__(
@@ -98,9 +113,10 @@ class OcrPages(beam.PTransform):
             ).with_output_types(DeadLetter)
         routed = outcomes | "Route" >> beam.ParDo(
             _RouteOutcomes(self._progress)
-        ).with_outputs(DEAD_LETTER_TAG, main="results")
+        ).with_outputs(DEAD_LETTER_TAG, ARTIFACT_TAG, main="results")
         results = typed(routed.results, PageResult)
         dead = typed(routed[DEAD_LETTER_TAG], DeadLetter)
         if batch_dead is not None:
             dead = (dead, batch_dead) | "AllOcrFailures" >> beam.Flatten()
-        return results, typed(dead, DeadLetter)
+        artifacts = typed(routed[ARTIFACT_TAG], PageArtifact)
+        return results, typed(dead, DeadLetter), artifacts

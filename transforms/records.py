@@ -116,6 +116,25 @@ class DeadLetter(NamedTuple):
     page_count: Optional[int] = None
 
 
+class PageArtifact(NamedTuple):
+    """A file that belongs with a page's output: an image cut out of the page
+    (a figure or chart its markdown links to), or the page with its boxes drawn
+    (``visualize``).  ``path`` is relative to the output prefix."""
+
+    doc_id: str
+    source_uri: str
+    page_index: int
+    path: str
+    data: bytes
+
+
+class PageWithArtifacts(NamedTuple):
+    """A handler's outcome for a page that comes with files to write."""
+
+    row: PageResult
+    artifacts: list[PageArtifact]
+
+
 for _record in (
     DocumentRef,
     DocumentBlob,
@@ -124,6 +143,7 @@ for _record in (
     PageResult,
     DocumentResult,
     DeadLetter,
+    PageArtifact,
 ):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 

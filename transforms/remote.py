@@ -1,10 +1,12 @@
-"""Remote engine: OCR pages through a PaddleOCR / PaddleX serving endpoint.
+"""Remote engine: pages through a PaddleOCR / PaddleX serving endpoint.
 
-``POST {url}/ocr`` with one page image per request (Base64, ``fileType: 1``)
-and the request parameters of the config (SPEC.md, camelCase), so pages
-spread over workers and no per-request page limit applies.  The response
-envelope is ``{logId, errorCode, errorMsg, result}``; a page's result is
-``result.ocrResults[0].prunedResult``, the same JSON the local engine gives.
+``POST {url}/ocr`` (PP-OCRv5) or ``POST {url}/layout-parsing`` (PaddleOCR-VL,
+``route: vl``) with one page image per request (Base64, ``fileType: 1``) and
+the request parameters of the config (SPEC.md, camelCase), so pages spread
+over workers and no per-request page limit applies.  The response envelope is
+``{logId, errorCode, errorMsg, result}``; a page's result is
+``result.ocrResults[0].prunedResult`` (the same JSON the local engine gives)
+or ``result.layoutParsingResults[0]`` (what the local PaddleOCRVL gives).
 
 * 429 and 5xx answers, timeouts and refused connections are retried with
   exponential backoff (and ``Retry-After`` when the service sends it); when
@@ -21,7 +23,6 @@ import base64
 import json
 import os
 import random
-import threading
 import time
 from typing import Any, Optional
 
@@ -29,7 +30,7 @@ TOKEN_ENV = "OCRBEAM_REMOTE_TOKEN"
 
 #: Config fields sent as ``POST /ocr`` request parameters (SPEC.md), under the
 #: config's own camelCase alias (``text_det_thresh`` -> ``textDetThresh``).
-REQUEST_FIELDS = (
+OCR_REQUEST_FIELDS = (
     "use_doc_orientation_classify",
     "use_doc_unwarping",
     "use_textline_orientation",
@@ -39,6 +40,26 @@ REQUEST_FIELDS = (
     "text_det_box_thresh",
     "text_det_unclip_ratio",
     "text_rec_score_thresh",
+)
+
+#: Config fields sent as ``POST /layout-parsing`` request parameters (SPEC.md).
+LAYOUT_REQUEST_FIELDS = (
+    "use_doc_orientation_classify",
+    "use_doc_unwarping",
+    "use_layout_detection",
+    "use_chart_recognition",
+    "layout_threshold",
+    "layout_nms",
+    "layout_unclip_ratio",
+    "layout_merge_bboxes_mode",
+    "prompt_label",
+    "repetition_penalty",
+    "temperature",
+    "top_p",
+    "min_pixels",
+    "max_pixels",
+    "prettify_markdown",
+    "show_formula_number",
 )
 
 
@@ -51,23 +72,28 @@ class ServiceError(RuntimeError):
         self.status = status
 
 
-def request_fields(config) -> dict[str, Any]:
-    """The ``/ocr`` request parameters a config sets (None: the service's default)."""
+def request_fields(config, names=OCR_REQUEST_FIELDS) -> dict[str, Any]:
+    """The request parameters a config sets (None: the service's default).
+
+    ``visualize`` is always false: ocrbeam draws its own box images, so the
+    service never Base64-encodes pictures nobody reads.
+    """
     from pydantic.alias_generators import to_camel
 
     fields: dict[str, Any] = {"visualize": False}
-    for name in REQUEST_FIELDS:
+    for name in names:
         value = getattr(config, name, None)
         if value is not None:
             fields[to_camel(name)] = value
     return fields
 
 
-def parse_ocr_response(status: int, body: bytes) -> dict[str, Any]:
-    """The first ``prunedResult`` (and the page size) of an ``/ocr`` answer.
+def parse_envelope(status: int, body: bytes) -> dict[str, Any]:
+    """The ``result`` of a service answer ``{logId, errorCode, errorMsg, result}``.
 
     Raises:
-        ServiceError: the answer is an error or has no result.
+        ServiceError: the answer is an error (``service_rejected``, with the
+            service's message and logId) or carries no result.
     """
     try:
         envelope = json.loads(body.decode("utf-8") or "{}")
@@ -85,15 +111,51 @@ def parse_ocr_response(status: int, body: bytes) -> dict[str, Any]:
             f"HTTP {status}, errorCode {code}: {message}{where}",
             status,
         )
+    result = envelope.get("result")
+    if not isinstance(result, dict):
+        raise ServiceError("service_bad_response", f"no result: {message}")
+    return result
+
+
+def _first_page(status: int, body: bytes, key: str) -> dict[str, Any]:
+    """``result[key][0]`` of an answer (it must have a ``prunedResult``), with
+    the answer's ``dataInfo`` added."""
+    result = parse_envelope(status, body)
     try:
-        page = envelope["result"]["ocrResults"][0]
-        pruned = dict(page["prunedResult"])
-    except (KeyError, IndexError, TypeError):
+        page = dict(result[key][0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        page = {}
+    if not isinstance(page.get("prunedResult"), dict):
         raise ServiceError(
-            "service_bad_response", f"no result.ocrResults[0].prunedResult: {message}"
-        ) from None
-    info = envelope["result"].get("dataInfo") or {}
-    return {"pruned": pruned, "width": info.get("width"), "height": info.get("height")}
+            "service_bad_response", f"no result.{key}[0].prunedResult in the answer"
+        )
+    page["dataInfo"] = result.get("dataInfo") or {}
+    return page
+
+
+def parse_ocr_response(status: int, body: bytes) -> dict[str, Any]:
+    """The first ``prunedResult`` (and the page size) of an ``/ocr`` answer.
+
+    Raises:
+        ServiceError: the answer is an error or has no result.
+    """
+    page = _first_page(status, body, "ocrResults")
+    info = page["dataInfo"]
+    return {
+        "pruned": dict(page["prunedResult"]),
+        "width": info.get("width"),
+        "height": info.get("height"),
+    }
+
+
+def parse_layout_response(status: int, body: bytes) -> dict[str, Any]:
+    """The first ``layoutParsingResults`` entry of a ``/layout-parsing`` answer,
+    with the answer's ``dataInfo`` added (what ``vl.vl_page_result`` takes).
+
+    Raises:
+        ServiceError: the answer is an error or has no result.
+    """
+    return _first_page(status, body, "layoutParsingResults")
 
 
 def _retry_after(headers) -> Optional[float]:
@@ -103,12 +165,13 @@ def _retry_after(headers) -> Optional[float]:
         return None
 
 
-class RemoteOcrClient:
-    """Stands where the local engine stands: ``predict(png) -> EngineOutput``."""
+class ServiceClient:
+    """One operation of a PaddleOCR / PaddleX service, called once per page."""
 
     def __init__(
         self,
         url: str,
+        operation: str,
         fields: dict[str, Any],
         *,
         token: Optional[str] = None,
@@ -118,7 +181,7 @@ class RemoteOcrClient:
     ):
         import requests
 
-        self._endpoint = url.rstrip("/") + "/ocr"
+        self._endpoint = url.rstrip("/") + "/" + operation.lstrip("/")
         self._fields = fields
         self._timeout_s = timeout_s
         self._max_retries = max_retries
@@ -127,9 +190,7 @@ class RemoteOcrClient:
         token = token or os.environ.get(TOKEN_ENV)
         if token:
             self._session.headers["Authorization"] = f"token {token}"
-        self.lock = threading.Lock()  # for RunInference's load bookkeeping
-        self.loads = 1
-        self.reported_loads = 0
+        self._new_loads = 1  # the client counts as the one model load
         self.requests = 0
 
     def _post(self, body: dict[str, Any]):
@@ -159,12 +220,30 @@ class RemoteOcrClient:
             f"last: {failure}",
         )
 
+    def post_image(self, png: bytes):
+        """POST one page image with the configured fields; the HTTP response."""
+        body = {"file": base64.b64encode(png).decode("ascii"), "fileType": 1}
+        body.update(self._fields)
+        return self._post(body)
+
+    def take_new_loads(self) -> int:
+        new, self._new_loads = self._new_loads, 0
+        return new
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class RemoteOcrClient(ServiceClient):
+    """Stands where the local engine stands: ``predict(png) -> EngineOutput``."""
+
+    def __init__(self, url: str, fields: dict[str, Any], **kwargs):
+        super().__init__(url, "ocr", fields, **kwargs)
+
     def predict(self, png: bytes):
         from .handlers import EngineOutput, decode_png
 
-        body = {"file": base64.b64encode(png).decode("ascii"), "fileType": 1}
-        body.update(self._fields)
-        response = self._post(body)
+        response = self.post_image(png)
         parsed = parse_ocr_response(response.status_code, response.content)
         width, height = parsed["width"], parsed["height"]
         if not width or not height:
@@ -176,5 +255,24 @@ class RemoteOcrClient:
             pruned, angle if angle not in (None, -1) else None, width, height
         )
 
-    def close(self) -> None:
-        self._session.close()
+
+class RemoteLayoutClient(ServiceClient):
+    """``POST /layout-parsing`` per page: ``predict(png) -> layout result``."""
+
+    def __init__(self, url: str, fields: dict[str, Any], **kwargs):
+        super().__init__(url, "layout-parsing", fields, **kwargs)
+
+    def predict(self, png: bytes) -> dict[str, Any]:
+        response = self.post_image(png)
+        return parse_layout_response(response.status_code, response.content)
+
+
+def remote_client(config, client_type: type, names: tuple = OCR_REQUEST_FIELDS):
+    """The ``client_type`` for an engine section with backend=remote."""
+    return client_type(
+        config.remote_url,
+        request_fields(config, names),
+        token=config.remote_token,
+        timeout_s=config.remote_timeout_s,
+        max_retries=config.remote_max_retries,
+    )

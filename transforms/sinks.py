@@ -14,19 +14,21 @@ each read as one Parquet dataset (pyarrow, BigQuery external tables, Spark).
     markdown/<name>-<doc_id[:12]>/page-00000.md   (sink.markdownFiles)
     documents/run-<run id>-SSSSS-of-NNNNN.parquet   one row per document
     documents/markdown/<name>-<doc_id[:12]>.md      one file per document
+    images/<name>-<doc_id[:12]>/p00003/imgs/*.jpg   figures cut out by route vl
+    visualize/<name>-<doc_id[:12]>/page-00003.jpg   pages with boxes drawn
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
-import re
 from collections.abc import Iterable
 
 import apache_beam as beam
 
 from .config import SinkConfig
-from .records import DeadLetter, DocumentResult, PageResult, typed
+from .records import DeadLetter, DocumentResult, PageArtifact, PageResult, typed
+from .visualize import page_stem
 
 
 def join_uri(base: str, *parts: str) -> str:
@@ -53,9 +55,7 @@ def _to_json_line(row) -> str:
 
 
 def _stem(row) -> str:
-    stem = posixpath.basename(row.source_uri.rstrip("/")) or "document"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.splitext(stem)[0])[:80]
-    return f"{stem}-{row.doc_id[:12]}"
+    return page_stem(row.source_uri, row.doc_id)
 
 
 def markdown_path(output: str, row) -> str:
@@ -280,3 +280,28 @@ class WriteWindowedTable(beam.PTransform):
                 _WriteWindowFile(self._folder, self._record_type, self._shards)
             )
         )
+
+
+class _WriteArtifact(beam.DoFn):
+    def __init__(self, output: str):
+        self._output = output
+
+    def process(self, artifact: PageArtifact) -> Iterable[str]:
+        import fsspec
+
+        # Same page, same config: same path and bytes, so a rerun overwrites.
+        path = join_uri(self._output, artifact.path)
+        with fsspec.open(path, "wb", auto_mkdir=True) as fh:
+            fh.write(artifact.data)
+        yield path
+
+
+class WriteArtifacts(beam.PTransform):
+    """Write the files that come with pages (``PageArtifact``) under ``output``."""
+
+    def __init__(self, output: str):
+        super().__init__()
+        self._output = output
+
+    def expand(self, artifacts):
+        return artifacts | "Write" >> beam.ParDo(_WriteArtifact(self._output))
