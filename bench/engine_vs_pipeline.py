@@ -7,11 +7,16 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
 2. direct, one process per core (one thread each), the pages split between them:
    the best direct use of the engine on this machine;
 3. pipeline: ``ocrbeam run`` on the folder (FnApiRunner, one worker process per
-   core), wall clock of the whole command, startup and model loads included.
+   core, the engines shared by them), wall clock of the whole command, startup
+   and model loads included; and again on the first ``--small`` pages, which
+   gives the steady-state rate (extra pages / extra seconds: the fixed start
+   and end cancel out) and the fixed cost;
+4. the same two pipeline runs with one worker process (scaling).
 
-Prints pages/s for each and the ratio pipeline / best direct, then one JSON line.
+Prints pages/s for each and the ratios pipeline / best direct (wall clock and
+steady state), then one JSON line.
 
-    python bench/engine_vs_pipeline.py --pages 12
+    python bench/engine_vs_pipeline.py --pages 32
 """
 
 from __future__ import annotations
@@ -72,7 +77,7 @@ def direct(paths: list[Path], processes: int, overrides: list[str]) -> dict:
     }
 
 
-def pipeline(folder: Path, out: Path, overrides: list[str]) -> dict:
+def pipeline(folder: Path, out: Path, overrides: list[str], workers: int) -> dict:
     cmd = [
         sys.executable,
         "-m",
@@ -83,6 +88,8 @@ def pipeline(folder: Path, out: Path, overrides: list[str]) -> dict:
         "--output",
         str(out),
         "--no_progress",
+        "--workers",
+        str(workers),
     ]
     for item in overrides:
         cmd += ["--set", item]
@@ -94,16 +101,41 @@ def pipeline(folder: Path, out: Path, overrides: list[str]) -> dict:
 
     rows = ds.dataset(str(out / "pages"), format="parquet").count_rows()
     return {
+        "workers": workers,
         "pages": rows,
         "seconds_wall": round(t.seconds, 2),
         "pages_per_s": round(rows / t.seconds, 3),
     }
 
 
+def marginal(small: dict, large: dict) -> dict:
+    """Steady-state rate: the extra pages of the large run over its extra time
+    (startup, model loads and shutdown, the same in both runs, cancel out)."""
+    extra_pages = large["pages"] - small["pages"]
+    extra_s = large["seconds_wall"] - small["seconds_wall"]
+    return {
+        "fixed_seconds": round(large["seconds_wall"] - extra_s / extra_pages
+                               * large["pages"], 1),
+        "pages_per_s": round(extra_pages / extra_s, 3),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=12, help="pages to OCR")
+    parser.add_argument("--pages", type=int, default=32, help="pages to OCR")
+    parser.add_argument(
+        "--small",
+        type=int,
+        default=0,
+        help="pages of the second, shorter pipeline run that gives the "
+        "steady-state rate (default: pages/4)",
+    )
     parser.add_argument("--dpi", type=int, default=150)
+    parser.add_argument(
+        "--no-scaling",
+        action="store_true",
+        help="skip the one-worker pipeline runs",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -112,14 +144,28 @@ def main() -> None:
         help="config overrides applied to both sides",
     )
     args = parser.parse_args()
+    small_n = args.small or max(2, args.pages // 4)
+    n = cores()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pages"
+        small_folder = Path(tmp) / "pages-small"
         paths = [p for p, _ in write_page_folder(folder, args.dpi, args.pages)]
+        small_folder.mkdir()
+        for path in paths[:small_n]:
+            (small_folder / path.name).write_bytes(path.read_bytes())
         one = direct(paths, 1, args.overrides)
-        many = direct(paths, cores(), args.overrides) if cores() > 1 else one
+        many = direct(paths, n, args.overrides) if n > 1 else one
         best = max(one, many, key=lambda r: r["pages_per_s"])
-        pipe = pipeline(folder, Path(tmp) / "out", args.overrides)
+        runs = {}
+        for workers in [n] if args.no_scaling or n == 1 else [n, 1]:
+            for name, src in (("large", folder), ("small", small_folder)):
+                out = Path(tmp) / f"out-{workers}-{name}"
+                runs[workers, name] = pipeline(src, out, args.overrides, workers)
+    pipe = runs[n, "large"]
+    steady = {w: marginal(runs[w, "small"], runs[w, "large"]) for w, _ in runs}
     ratio = pipe["pages_per_s"] / best["pages_per_s"]
+    steady_ratio = steady[n]["pages_per_s"] / best["pages_per_s"]
+    print(f"{args.pages} pages, {n} cores")
     print(
         f"direct, 1 process x {one['threads_per_process']} threads: "
         f"{one['pages_per_s']:.3f} pages/s"
@@ -128,21 +174,30 @@ def main() -> None:
         f"direct, {many['processes']} processes x {many['threads_per_process']} "
         f"thread(s): {many['pages_per_s']:.3f} pages/s"
     )
-    print(
-        f"ocrbeam run (wall clock, startup + model loads included): "
-        f"{pipe['pages_per_s']:.3f} pages/s"
-    )
-    print(f"ratio pipeline / best direct: {ratio:.2f}")
+    for workers in sorted(steady):
+        large = runs[workers, "large"]
+        print(
+            f"ocrbeam run, {workers} worker process(es): {large['pages_per_s']:.3f} "
+            f"pages/s wall clock ({large['seconds_wall']:.0f} s); steady state "
+            f"{steady[workers]['pages_per_s']:.3f} pages/s (from the {small_n}-page "
+            f"run: {steady[workers]['fixed_seconds']:.0f} s fixed start and end)"
+        )
+    print(f"ratio pipeline / best direct, wall clock: {ratio:.2f}")
+    print(f"ratio pipeline / best direct, steady state: {steady_ratio:.2f}")
     emit(
         {
             "bench": "engine_vs_pipeline",
             "pages": args.pages,
+            "small_pages": small_n,
             "dpi": args.dpi,
-            "cores": cores(),
+            "cores": n,
             "direct_1proc": one,
             "direct_nproc": many,
             "pipeline": pipe,
+            "pipeline_runs": {f"{w}w-{k}": v for (w, k), v in runs.items()},
+            "steady": {f"{w}w": v for w, v in steady.items()},
             "ratio": round(ratio, 3),
+            "ratio_steady": round(steady_ratio, 3),
         }
     )
 

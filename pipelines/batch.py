@@ -32,7 +32,11 @@ from ocrbeam.transforms import accounting
 from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
 from ocrbeam.transforms.config import BigQueryConfig, PipelineConfig, load_config
 from ocrbeam.transforms.documents import AssembleDocuments
-from ocrbeam.transforms.handlers import PageModelHandler, PPOCRv5ModelHandler
+from ocrbeam.transforms.handlers import (
+    PageModelHandler,
+    PPOCRv5ModelHandler,
+    remove_shared_files,
+)
 from ocrbeam.transforms.ocr import OcrPages
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.pdf import SplitPages
@@ -63,6 +67,8 @@ class BatchOutputs:
     dead_letters: beam.PCollection
     writes: list = field(default_factory=list)
     documents: Optional[beam.PCollection] = None
+    #: Tag of the machine-wide engine pool (local multi-process runs), if any.
+    engine_pool_tag: Optional[str] = None
 
 
 def _to_done_page(row: PageResult) -> DonePage:
@@ -106,7 +112,10 @@ class OcrStages(NamedTuple):
 
 
 def page_handler(
-    config: PipelineConfig, *, cpu_threads: Optional[int] = None
+    config: PipelineConfig,
+    *,
+    cpu_threads: Optional[int] = None,
+    engine_pool: Optional[int] = None,
 ) -> PageModelHandler:
     """The RunInference handler the config's route calls for."""
     fingerprint = config.fingerprint()
@@ -114,7 +123,11 @@ def page_handler(
     if config.route == "vl":
         return PaddleOCRVLModelHandler(config.vl, fingerprint, fail_fast=fail_fast)
     return PPOCRv5ModelHandler(
-        config.ocr, fingerprint, fail_fast=fail_fast, cpu_threads=cpu_threads
+        config.ocr,
+        fingerprint,
+        fail_fast=fail_fast,
+        cpu_threads=cpu_threads,
+        engine_pool=engine_pool,
     )
 
 
@@ -124,16 +137,26 @@ def ocr_blobs(
     *,
     cpu_threads: Optional[int] = None,
     progress_dir: Optional[str] = None,
+    handler: Optional[PageModelHandler] = None,
 ) -> OcrStages:
-    """SplitPages -> OcrPages: the stages the batch and streaming graphs share."""
+    """SplitPages -> OcrPages: the stages the batch and streaming graphs share.
+
+    The split stage starts the handler's models loading (``warm_up``) while
+    it renders."""
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
+    handler = handler or page_handler(config, cpu_threads=cpu_threads)
     # route vl parses every page with the VLM: no text-layer shortcut.
     split_route = "ocr" if config.route == "vl" else config.route
     pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
-        config.render, fingerprint, fail_fast, progress_dir, config.source, split_route
+        config.render,
+        fingerprint,
+        fail_fast,
+        progress_dir,
+        config.source,
+        split_route,
+        warm_up=handler.warm_up,
     )
-    handler = page_handler(config, cpu_threads=cpu_threads)
     results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
         handler, fingerprint, fail_fast, progress_dir
     )
@@ -180,11 +203,14 @@ def build_pipeline(
     progress_dir: Optional[str] = None,
     run_id: str = "manual",
     skip_done: bool = False,
+    engine_pool: Optional[int] = None,
 ) -> BatchOutputs:
     """Add the batch OCR graph to ``pipeline``; write under ``output`` if given.
 
     With ``skip_done``, pages that ``output`` already holds for this config are
-    read back and neither rendered nor OCR'd again.
+    read back and neither rendered nor OCR'd again.  ``engine_pool``: the
+    number of engines of a pool shared by the worker processes of this machine
+    (local multi-process runs); None: one engine per worker process.
     """
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
@@ -197,11 +223,16 @@ def build_pipeline(
     blobs, read_dead = pipeline | "ReadDocuments" >> ReadDocuments(
         list(inputs), fingerprint, fail_fast, config.source, done
     )
+    handler = page_handler(config, cpu_threads=cpu_threads, engine_pool=engine_pool)
     results, split_dead, ocr_dead, artifacts = ocr_blobs(
-        blobs, config, cpu_threads=cpu_threads, progress_dir=progress_dir
+        blobs, config, progress_dir=progress_dir, handler=handler
     )
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
-    outputs = BatchOutputs(pages=results, dead_letters=dead)
+    outputs = BatchOutputs(
+        pages=results,
+        dead_letters=dead,
+        engine_pool_tag=getattr(handler, "pool_tag", None),
+    )
     outputs.writes.extend(write_bigquery(results, dead, config.sink.bigquery))
     if output:
         outputs.writes.append(
@@ -274,6 +305,25 @@ def _apply_local_defaults(
     return None
 
 
+def _engine_pool_size(
+    options: PipelineOptions, config: PipelineConfig, own_pipeline: bool
+) -> Optional[int]:
+    """Engines of a machine-wide pool for a local multi-process run, else None."""
+    standard = options.view_as(StandardOptions)
+    direct = options.view_as(DirectOptions)
+    processes = direct.direct_num_workers or 1
+    if (
+        own_pipeline
+        and config.ocr.shared_engines
+        and config.route != "vl"
+        and standard.runner in LOCAL_RUNNERS
+        and direct.direct_running_mode == "multi_processing"
+        and processes > 1
+    ):
+        return processes
+    return None
+
+
 @dataclass
 class RunOutcome:
     """What ``run`` returns: Beam's result, the run id and the accounting."""
@@ -337,7 +387,7 @@ def run(
         progress_dir = tempfile.mkdtemp(prefix="ocrbeam-progress-")
 
     pipeline = test_pipeline or beam.Pipeline(options=options)
-    build_pipeline(
+    outputs = build_pipeline(
         pipeline,
         ours.input,
         ours.output,
@@ -346,6 +396,7 @@ def run(
         progress_dir=progress_dir,
         run_id=run_id,
         skip_done=skip_done,
+        engine_pool=_engine_pool_size(options, config, test_pipeline is None),
     )
     monitor = ProgressMonitor(progress_dir).start() if progress_dir else None
     try:
@@ -355,6 +406,8 @@ def run(
         if monitor:
             monitor.stop()
             shutil.rmtree(progress_dir, ignore_errors=True)
+        if outputs.engine_pool_tag:
+            remove_shared_files(outputs.engine_pool_tag)
     accounting.cleanup_after_run(ours.output, run_id, force=ours.force)
     summary = accounting.summarize(ours.output, input_uris, fingerprint, run_id)
     path = accounting.write_summary(ours.output, summary)

@@ -103,3 +103,44 @@ def test_fail_mode_propagates_errors(tmp_path):
     build_pipeline(pipeline, [str(tmp_path)], None, config)
     with pytest.raises(Exception, match="pdfium|corrupt|SplitError"):
         pipeline.run().wait_until_finish()
+
+
+def test_worker_processes_share_one_engine_pool(tmp_path):
+    """engine_pool: the machine's engines serve both worker processes (pages go
+    to whichever engine is free), they load while pages render, and no
+    worker process builds an engine of its own."""
+    import os
+
+    from ocrbeam.transforms.handlers import remove_shared_files, shared_dir
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        pdf = pdf_of_pages([SENTENCES[i : i + 1], SENTENCES[i + 2 : i + 3]])
+        (folder / f"doc{i}.pdf").write_bytes(pdf)
+    config = load_config(None, ["render.dpi=100", "ocr.batchSize=2"])
+    options = PipelineOptions(
+        direct_running_mode="multi_processing", direct_num_workers=2
+    )
+    pipeline = TestPipeline(runner="FnApiRunner", options=options)
+    out = build_pipeline(
+        pipeline, [str(folder)], None, config, cpu_threads=1, engine_pool=2
+    )
+    assert out.engine_pool_tag
+    assert_that(out.pages, _text_matches_any_truth, label="known text")
+    result = pipeline.run()
+    result.wait_until_finish()
+    assert _counter(result, "pages") == 6
+    assert _counter(result, "model_loads") == 2  # the pool's two engines, once
+    assert os.path.exists(os.path.join(shared_dir(), out.engine_pool_tag + ".lock"))
+    remove_shared_files(out.engine_pool_tag)
+    assert not any(
+        name.startswith(out.engine_pool_tag) for name in os.listdir(shared_dir())
+    )
+
+
+def _text_matches_any_truth(rows):
+    rows = list(rows)
+    assert len(rows) == 6
+    for row in rows:
+        assert any(cer(s, row.text) < 0.05 for s in SENTENCES), row.text

@@ -254,6 +254,13 @@ class PPOCRv5Config(_RemoteSettings):
         description="Intra-op threads per worker process. None: 1 when the "
         "local runner uses one process per core, else the core count.",
     )
+    shared_engines: bool = Field(
+        True,
+        description="Local multi-process runs: one pool of engines (one per "
+        "worker process) shared by all worker processes of the machine, each "
+        "page going to whichever engine is free, and loading while pages "
+        "render. false: each worker process holds its own engine.",
+    )
     page_timeout_s: Optional[float] = Field(
         300.0,
         gt=0,
@@ -567,6 +574,7 @@ class PipelineConfig(_Section):
             "remote_max_retries",
             "batch_size",
             "cpu_threads",
+            "shared_engines",
             "passwords",
         }
         engine = (

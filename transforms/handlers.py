@@ -12,9 +12,12 @@ import functools
 import io
 import logging
 import os
+import queue
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, Optional, Union
 
@@ -163,6 +166,93 @@ class OcrEngine:
             self._worker.close()
 
 
+class EnginePool:
+    """Engines shared by every worker process of one machine: a page goes to
+    whichever engine is free, so no process idles while another still has a
+    queue (Beam's local runner hands each process a fixed share of a stage's
+    pages).  Served to the worker processes by Beam's ``MultiProcessShared``.
+
+    The engines start loading in the background as soon as the pool exists,
+    so a pool created early (``PPOCRv5ModelHandler.warm_up``, called by the
+    split stage) loads while pages render.
+    """
+
+    def __init__(self, factory, size: int):
+        self._idle: queue.Queue = queue.Queue()
+        self._engines: list = []
+        self._lock = threading.Lock()
+        self._reported = 0
+        self._size = size
+        for i in range(size):
+            threading.Thread(
+                target=self._start,
+                args=(factory,),
+                name=f"engine-load-{i}",
+                daemon=True,
+            ).start()
+
+    def _start(self, factory) -> None:
+        try:
+            engine = factory()
+        except Exception as exc:  # noqa: BLE001 - every caller sees it
+            self._idle.put(exc)
+            return
+        with self._lock:
+            self._engines.append(engine)
+        self._idle.put(engine)
+
+    def size(self) -> int:
+        return self._size
+
+    def predict(self, png: bytes) -> EngineOutput:
+        engine = self._idle.get()
+        if isinstance(engine, Exception):
+            self._idle.put(engine)
+            raise RuntimeError(f"the engine failed to load: {engine}")
+        try:
+            return engine.predict(png)
+        finally:
+            self._idle.put(engine)
+
+    def take_new_loads(self) -> int:
+        with self._lock:
+            total = sum(engine.loads for engine in self._engines)
+            new, self._reported = total - self._reported, total
+        return new
+
+
+class PooledEngine:
+    """A worker process's handle on the machine's ``EnginePool``."""
+
+    def __init__(self, pool, concurrency: int):
+        self._pool = pool
+        self.concurrency = concurrency
+
+    def predict(self, png: bytes) -> EngineOutput:
+        return self._pool.predict(png)
+
+    def take_new_loads(self) -> int:
+        return self._pool.take_new_loads()
+
+
+def shared_dir() -> str:
+    """Where Beam's MultiProcessShared keeps the pool's lock and address files."""
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), f"ocrbeam-shared-{os.getuid()}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def remove_shared_files(tag: str) -> None:
+    """Delete a finished run's pool files (lock, address)."""
+    for suffix in (".lock", ".address"):
+        try:
+            os.remove(os.path.join(shared_dir(), tag + suffix))
+        except OSError:
+            pass
+
+
 def decode_png(data: bytes):
     """PNG/JPEG bytes -> numpy BGR array (what PaddleOCR expects)."""
     import numpy as np
@@ -233,6 +323,9 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
 
     def _process_page(self, page: PageImage, model) -> PageOutcome:
         raise NotImplementedError
+
+    def warm_up(self) -> None:
+        """Start loading models ahead of the stage that needs them (optional)."""
 
     def _loaded(self, start: float, description: str) -> None:
         """Record a model load that began at ``start`` (perf_counter)."""
@@ -306,14 +399,19 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         counters = self._counters()
         self._report_loads(model, counters)
         counters["batch"].update(len(batch))
+        workers = model.concurrency if isinstance(model, PooledEngine) else 1
+        if workers > 1 and len(batch) > 1:
+            # A shared pool: hand it the whole batch, its engines share it out.
+            with ThreadPoolExecutor(min(workers, len(batch))) as pool:
+                attempts = list(pool.map(lambda p: self._attempt(p, model), batch))
+        else:
+            attempts = [self._attempt(page, model) for page in batch]
         outcomes: list[PageOutcome] = []
-        for page in batch:
-            start = time.perf_counter()
-            try:
-                outcome = self._process_page(page, model)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+        # Metrics are updated here, on the bundle's own thread.
+        for page, (outcome, exc, elapsed_ms) in zip(batch, attempts, strict=True):
+            if exc is not None:
                 if self._fail_fast:
-                    raise
+                    raise exc
                 counters["failed"].inc()
                 outcomes.append(self._dead_letter(page, self._error_type(exc), exc))
                 continue
@@ -321,12 +419,21 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
             counters["pages"].inc()
             PROCESS_STATS["pages"] += 1
             counters["lines"].inc(row.line_count)
-            counters["page_ms"].update(int((time.perf_counter() - start) * 1000.0))
+            counters["page_ms"].update(int(elapsed_ms))
             if row.flags:
                 counters["flagged"].inc()
             outcomes.append(outcome)
         self._report_loads(model, counters)  # restarts during this batch
         return outcomes
+
+    def _attempt(self, page: PageImage, model):
+        """``(outcome, None, ms)`` or ``(None, exception, ms)`` for one page."""
+        start = time.perf_counter()
+        try:
+            outcome = self._process_page(page, model)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+            return None, exc, (time.perf_counter() - start) * 1000.0
+        return outcome, None, (time.perf_counter() - start) * 1000.0
 
     # -- RunInference hooks --------------------------------------------------
     def get_num_bytes(self, batch: Sequence[PageImage]) -> int:
@@ -336,7 +443,10 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         return self.namespace
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
-        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
+        # With a shared pool a batch must hold enough pages for every engine.
+        least = getattr(self, "_pool_size", None) or 1
+        most = max(least, self._config.batch_size)
+        return {"min_batch_size": min(least, most), "max_batch_size": most}
 
 
 def with_visualization(row: PageResult, png: bytes, drawn: bytes):
@@ -369,9 +479,16 @@ class PPOCRv5ModelHandler(PageModelHandler):
         config_hash: str,
         fail_fast: bool = False,
         cpu_threads: Optional[int] = None,
+        engine_pool: Optional[int] = None,
     ):
         super().__init__(config, config_hash, fail_fast)
         self._requested_threads = config.cpu_threads or cpu_threads
+        # A machine-wide pool of this many engines shared by the worker
+        # processes (local multi-process runs); None: one engine per process.
+        self._pool_size = engine_pool if config.backend != "remote" else None
+        self.pool_tag = (
+            f"ocrbeam-engines-{uuid.uuid4().hex[:16]}" if self._pool_size else None
+        )
 
     @property
     def cpu_threads(self) -> int:
@@ -483,14 +600,9 @@ class PPOCRv5ModelHandler(PageModelHandler):
             text_rec_score_thresh=cfg.text_rec_score_thresh,
         )
 
-    def load_model(self) -> OcrEngine:
-        start = time.perf_counter()
-        if self._config.backend == "remote":
-            from .remote import RemoteOcrClient, remote_client
-
-            self._pending_load_ms = 0.0
-            return remote_client(self._config, RemoteOcrClient)
-        engine = OcrEngine(
+    def _engine_factory(self):
+        return functools.partial(
+            OcrEngine,
             self.pipeline_kwargs(),
             self.predict_kwargs(),
             isolate=self._config.isolate,
@@ -499,6 +611,37 @@ class PPOCRv5ModelHandler(PageModelHandler):
             orientation_model=self.orientation_model(),
             threads=self.cpu_threads,
         )
+
+    def _shared_pool(self):
+        from apache_beam.utils.multi_process_shared import MultiProcessShared
+
+        factory, size = self._engine_factory(), self._pool_size
+        return MultiProcessShared(
+            lambda: EnginePool(factory, size),
+            tag=self.pool_tag,
+            path=shared_dir(),
+            always_proxy=True,
+        ).acquire()
+
+    def warm_up(self) -> None:
+        """Start the machine's shared engines loading (pool mode; else nothing).
+
+        The split stage calls it in its setup, so the engines load while the
+        pages render instead of after."""
+        if self._pool_size:
+            self._shared_pool()
+
+    def load_model(self) -> OcrEngine:
+        start = time.perf_counter()
+        if self._config.backend == "remote":
+            from .remote import RemoteOcrClient, remote_client
+
+            self._pending_load_ms = 0.0
+            return remote_client(self._config, RemoteOcrClient)
+        if self._pool_size:
+            self._pending_load_ms = 0.0  # the pool reports its engines' loads
+            return PooledEngine(self._shared_pool(), self._pool_size)
+        engine = self._engine_factory()()
         self._loaded(
             start,
             f"{self._config.backend}, {self.cpu_threads} threads, "

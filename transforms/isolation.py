@@ -74,6 +74,9 @@ def _describe_exit(process) -> str:
     return f"exit code {code}"
 
 
+_DAEMON_FLAG_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _children_allowed():
     """Let a daemonic process (a dask.distributed worker, a pool worker) start
@@ -85,14 +88,15 @@ def _children_allowed():
     returns on EOF).
     """
     current = mp.current_process()
-    if not current.daemon:
-        yield
-        return
-    current.daemon = False
-    try:
-        yield
-    finally:
-        current.daemon = True
+    with _DAEMON_FLAG_LOCK:  # engines may start from several threads at once
+        if not current.daemon:
+            yield
+            return
+        current.daemon = False
+        try:
+            yield
+        finally:
+            current.daemon = True
 
 
 class IsolatedWorker:

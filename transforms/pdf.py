@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional
 
 import apache_beam as beam
@@ -56,6 +57,8 @@ _IMAGE_MAGIC = (
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 )
+
+_LOG = logging.getLogger(__name__)
 
 
 def sniff_type(data: bytes) -> Optional[str]:
@@ -388,9 +391,11 @@ class _SplitDoFn(beam.DoFn):
         fail_fast: bool,
         progress: ProgressReporter,
         route: str = "ocr",
+        warm_up: Optional[Callable[[], None]] = None,
     ):
         self._config = config
         self._route = route
+        self._warm_up = warm_up
         self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
@@ -406,6 +411,12 @@ class _SplitDoFn(beam.DoFn):
         self._blank = Metrics.counter("ocrbeam.split", "pages_blank")
 
     def setup(self):
+        if self._warm_up is not None:
+            # Start loading the next stage's models now, while pages render.
+            try:
+                self._warm_up()
+            except Exception as exc:  # noqa: BLE001 - the OCR stage loads them then
+                _LOG.warning("engine warm-up failed (loads later): %s", exc)
         if self._config.isolate:
             self._renderer = IsolatedWorker(
                 functools.partial(PageRenderer, self._config),
@@ -616,9 +627,11 @@ class SplitPages(beam.PTransform):
         progress_dir: Optional[str] = None,
         source: Optional[SourceConfig] = None,
         route: str = "ocr",
+        warm_up: Optional[Callable[[], None]] = None,
     ):
         super().__init__()
         self._route = route
+        self._warm_up = warm_up
         self._config = config
         self._source = source or SourceConfig()
         self._config_hash = config_hash
@@ -634,6 +647,7 @@ class SplitPages(beam.PTransform):
                 self._fail_fast,
                 self._progress,
                 self._route,
+                self._warm_up,
             )
         ).with_outputs(DEAD_LETTER_TAG, DIRECT_TAG, main="pages")
         pages = typed(
