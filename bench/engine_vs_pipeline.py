@@ -11,7 +11,9 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
    and model loads included; and again on the first ``--small`` pages, which
    gives the steady-state rate (extra pages / extra seconds: the fixed start
    and end cancel out) and the fixed cost;
-4. the same two pipeline runs with one worker process (scaling).
+4. the same two pipeline runs with one worker process (scaling);
+5. with ``--ab-pairs K``: K interleaved pairs of the large run with the shared
+   engine pool on and off (single runs vary by +-10% on a shared machine).
 
 Prints pages/s for each and the ratios pipeline / best direct (wall clock and
 steady state), then one JSON line.
@@ -137,6 +139,13 @@ def main() -> None:
         help="skip the one-worker pipeline runs",
     )
     parser.add_argument(
+        "--ab-pairs",
+        type=int,
+        default=0,
+        help="also run the large pipeline run this many times with "
+        "ocr.sharedEngines on and off, interleaved, and compare",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -161,6 +170,13 @@ def main() -> None:
             for name, src in (("large", folder), ("small", small_folder)):
                 out = Path(tmp) / f"out-{workers}-{name}"
                 runs[workers, name] = pipeline(src, out, args.overrides, workers)
+        ab = {"true": [], "false": []}
+        for i in range(args.ab_pairs):
+            for shared in ab:
+                out = Path(tmp) / f"out-ab-{i}-{shared}"
+                extra = [f"ocr.sharedEngines={shared}"]
+                run = pipeline(folder, out, args.overrides + extra, n)
+                ab[shared].append(run["seconds_wall"])
     pipe = runs[n, "large"]
     steady = {w: marginal(runs[w, "small"], runs[w, "large"]) for w, _ in runs}
     ratio = pipe["pages_per_s"] / best["pages_per_s"]
@@ -182,6 +198,12 @@ def main() -> None:
             f"{steady[workers]['pages_per_s']:.3f} pages/s (from the {small_n}-page "
             f"run: {steady[workers]['fixed_seconds']:.0f} s fixed start and end)"
         )
+    for shared, seconds in ab.items() if args.ab_pairs else ():
+        mean = sum(seconds) / len(seconds)
+        print(
+            f"ocrbeam run, sharedEngines={shared}: {seconds} s, mean "
+            f"{mean:.1f} s ({args.pages / mean:.3f} pages/s)"
+        )
     print(f"ratio pipeline / best direct, wall clock: {ratio:.2f}")
     print(f"ratio pipeline / best direct, steady state: {steady_ratio:.2f}")
     emit(
@@ -198,6 +220,7 @@ def main() -> None:
             "steady": {f"{w}w": v for w, v in steady.items()},
             "ratio": round(ratio, 3),
             "ratio_steady": round(steady_ratio, 3),
+            "ab_shared_engines_seconds": ab if args.ab_pairs else None,
         }
     )
 
