@@ -4,6 +4,7 @@
 #
 #   docker build -t REGION-docker.pkg.dev/PROJECT/ocrbeam/worker:0.1.0 .
 #   docker build --build-arg ENGINE=cpu -t .../worker-cpu:0.1.0 .
+#   docker build --build-arg EXTRAS=vl -t .../worker-vl:0.1.0 .   (route: vl)
 #
 # ENGINE=gpu (default) installs paddlepaddle-gpu for the `paddle` backend
 # (configs/gpu-ppocrv5.yaml) and onnxruntime-gpu for onnxruntime on CUDA;
@@ -19,6 +20,9 @@ FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION} AS beam_sdk
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ARG ENGINE=gpu
+# Extra ocrbeam extras, e.g. --build-arg EXTRAS=vl for PaddleOCR-VL (route: vl)
+# with its model directories mounted or baked in by a derived image.
+ARG EXTRAS=
 # Paddle's own wheel index for CUDA 12.6 builds of paddlepaddle-gpu.
 ARG PADDLE_GPU_INDEX=https://www.paddlepaddle.org.cn/packages/stable/cu126/
 ARG PADDLE_GPU_VERSION=3.2.2
@@ -42,7 +46,7 @@ COPY configs /opt/ocrbeam/configs
 
 # The project with its pinned Beam, PaddleOCR and bundled weights, then the
 # engine for this image's device.
-RUN pip install . \
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
  && if [ "$ENGINE" = "gpu" ]; then \
       pip uninstall -y onnxruntime \
       && pip install "onnxruntime-gpu>=1.20,<2" \

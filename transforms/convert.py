@@ -11,29 +11,11 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
+from .engine import prune_result  # noqa: F401 - part of this module's API
 from .records import PageImage, PageResult
-
-#: Keys the service drops from the pipeline's JSON to form ``prunedResult``.
-_UNPRUNED_KEYS = ("input_path", "page_index")
 
 _BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
-
-
-def _to_builtin(value: Any) -> Any:
-    """numpy arrays and scalars -> lists and Python numbers, recursively."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): _to_builtin(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_builtin(v) for v in value]
-    return value
-
-
-def prune_result(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine's JSON result in the shape of the service's ``prunedResult``."""
-    return {k: _to_builtin(v) for k, v in raw.items() if k not in _UNPRUNED_KEYS}
 
 
 class Line(NamedTuple):

@@ -9,7 +9,6 @@ to workers) or per element.
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import os
 import queue
@@ -18,14 +17,14 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Optional, Union
 
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from .config import PPOCRv5Config
-from .convert import prune_result, to_page_result
+from .convert import to_page_result
+from .engine import EngineOutput, EngineServer, decode_png, encode_png
 from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
 from .records import (
     DeadLetter,
@@ -39,67 +38,6 @@ _LOG = logging.getLogger(__name__)
 
 PageOutcome = Union[PageResult, PageWithArtifacts, DeadLetter]
 STAGE = "ocr"
-
-
-class EngineOutput(NamedTuple):
-    """What the engine returns for one page."""
-
-    result: dict[str, Any]
-    angle: Optional[int]  # detected clockwise rotation, None when not classified
-    width: int  # size of the image as OCR'd (upright)
-    height: int
-
-
-class EngineServer:
-    """The PaddleOCR pipeline and the call that OCRs one PNG page.
-
-    Lives in the engine process (isolated) or in the worker itself.
-    """
-
-    def __init__(
-        self,
-        pipeline_kwargs: dict[str, Any],
-        predict_kwargs: dict[str, Any],
-        orientation_model: Optional[str] = None,
-        threads: int = 1,
-    ):
-        os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
-        from paddleocr import PaddleOCR
-
-        # PaddleX configures its logger on import: quiet its per-model INFO lines.
-        logging.getLogger("paddlex").setLevel(logging.WARNING)
-
-        self._pipeline = PaddleOCR(**pipeline_kwargs)
-        self._predict_kwargs = predict_kwargs
-        self._orientation = None
-        if orientation_model:
-            from .orientation import DocOrientationClassifier
-
-            gpu = str(pipeline_kwargs.get("device", "cpu")).startswith("gpu")
-            self._orientation = DocOrientationClassifier(
-                Path(orientation_model), threads=threads, gpu=gpu
-            )
-
-    def ping(self) -> int:
-        return os.getpid()
-
-    def ocr(self, png: bytes) -> EngineOutput:
-        """OCR one encoded page: the result as plain values, angle, OCR'd size."""
-        image = decode_png(png)
-        angle = None
-        if self._orientation is not None:
-            from .orientation import upright
-
-            angle = self._orientation.angle(image)
-            image = upright(image, angle)
-        results = self._pipeline.predict(image, **self._predict_kwargs)
-        result = prune_result(results[0].json["res"]) if results else {}
-        if angle is not None:
-            result["doc_preprocessor_res"] = {"angle": angle}
-            result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
-                True
-            )
-        return EngineOutput(result, angle, image.shape[1], image.shape[0])
 
 
 class OcrEngine:
@@ -251,25 +189,6 @@ def remove_shared_files(tag: str) -> None:
             os.remove(os.path.join(shared_dir(), tag + suffix))
         except OSError:
             pass
-
-
-def decode_png(data: bytes):
-    """PNG/JPEG bytes -> numpy BGR array (what PaddleOCR expects)."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as img:
-        rgb = np.asarray(img.convert("RGB"))
-    return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-def encode_png(image) -> bytes:
-    """numpy BGR array -> PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image[:, :, ::-1]).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def _default_threads() -> int:

@@ -23,7 +23,9 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
+import types
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -75,6 +77,28 @@ def _describe_exit(process) -> str:
 
 
 _DAEMON_FLAG_LOCK = threading.Lock()
+_MAIN_MODULE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_left_out():
+    """Start a spawned child without re-importing this process's main module.
+
+    ``spawn`` makes the child import the parent's ``__main__`` (as
+    ``__mp_main__``).  In a Beam SDK worker that is
+    ``apache_beam.runners.worker.sdk_worker_main``: all of Beam, about 1.5 s
+    of CPU and tens of MB per renderer and engine process, for nothing (their
+    code lives in Beam-free modules: ``.render``, ``.engine``).  Our factories
+    never live in ``__main__``, so the child does not need it.
+    """
+    with _MAIN_MODULE_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 @contextlib.contextmanager
@@ -129,7 +153,7 @@ class IsolatedWorker:
         process = ctx.Process(
             target=_serve, args=(child, self._factory), name=self._name, daemon=True
         )
-        with _children_allowed():
+        with _children_allowed(), _main_module_left_out():
             process.start()
         child.close()
         self._process, self._conn = process, parent

@@ -241,7 +241,7 @@ class RemoteOcrClient(ServiceClient):
         super().__init__(url, "ocr", fields, **kwargs)
 
     def predict(self, png: bytes):
-        from .handlers import EngineOutput, decode_png
+        from .engine import EngineOutput, decode_png
 
         response = self.post_image(png)
         parsed = parse_ocr_response(response.status_code, response.content)

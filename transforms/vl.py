@@ -36,7 +36,8 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from .config import PaddleOCRVLConfig
-from .handlers import PageModelHandler, decode_png, with_visualization
+from .engine import decode_png
+from .handlers import PageModelHandler, with_visualization
 from .records import PageArtifact, PageImage, PageResult, PageWithArtifacts
 from .remote import LAYOUT_REQUEST_FIELDS, RemoteLayoutClient, remote_client
 
