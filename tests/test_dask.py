@@ -73,10 +73,15 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
     # One client at a time in this process: the runner makes its own.
     with Client(dask_address) as client:
         before = client.run(process_stats)
+    # One --input per file: six root tasks, which dask spreads over both
+    # workers (one folder would be one task on one worker, and what runs after
+    # it would move only as far as work stealing takes it).
+    inputs = [
+        arg for path in sorted(folder.iterdir()) for arg in ("--input", str(path))
+    ]
     dask = run(
         [
-            "--input",
-            str(folder),
+            *inputs,
             "--output",
             str(tmp_path / "dask"),
             "--runner",
