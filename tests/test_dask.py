@@ -73,9 +73,7 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
     # One client at a time in this process: the runner makes its own.
     with Client(dask_address) as client:
         before = client.run(process_stats)
-    # One --input per file: six root tasks, which dask spreads over both
-    # workers (one folder would be one task on one worker, and what runs after
-    # it would move only as far as work stealing takes it).
+    # One --input per file: six root tasks for dask to place.
     inputs = [
         arg for path in sorted(folder.iterdir()) for arg in ("--input", str(path))
     ]
@@ -115,11 +113,13 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
     ) as fh:
         assert SENTENCES[0] in fh.read()
 
-    # The work ran in more than one worker process, each loading the model once.
+    # Every page was OCR'd in the cluster's worker processes (none in this
+    # one), each worker that OCR'd loading the model once.  Which workers do
+    # the work is the dask scheduler's choice (data locality, then work
+    # stealing): in CI it has put all nine pages on one worker.
     pages = {w: after[w]["pages"] - before[w]["pages"] for w in after}
     loads = {w: after[w]["model_loads"] - before[w]["model_loads"] for w in after}
-    assert sum(pages.values()) == 9
-    assert sum(1 for n in pages.values() if n > 0) >= 2, pages
+    assert sum(pages.values()) == 9, pages
     assert all(loads[w] == 1 for w in pages if pages[w] > 0), loads
     # Beam metrics come back from the workers as on the other runners.
     from apache_beam.metrics.metric import MetricsFilter
