@@ -30,33 +30,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, rendered_pages  # noqa: E402
-from bench.int8_static import _rec_input  # noqa: E402
+from bench.common import emit  # noqa: E402
+from bench.int8_static import line_inputs  # noqa: E402
 
 BATCH_SIZES = (1, 4, 8, 16)
 
 
 def _inputs(pages: int, dpi: int):
-    """(line crops as recogniser inputs, detector inputs) of the pages."""
-    import numpy as np
+    """(model folders, line crops as recogniser inputs, detector inputs)."""
     from ocrbeam.transforms.weights import bundled_model_dirs
-    from paddleocr import TextDetection
-    from paddlex.inference.pipelines.components import CropByPolys
 
-    dirs = bundled_model_dirs("onnxruntime")
-    det = TextDetection(
-        model_name="PP-OCRv5_mobile_det", model_dir=str(dirs["det"]),
-        engine="onnxruntime", engine_config={"intra_op_num_threads": 1},
-    )  # fmt: skip
-    crop = CropByPolys(det_box_type="quad")
     crops, det_inputs = [], []
-    for _name, _index, image, _text in rendered_pages(dpi, pages):
-        bgr = np.array(image)[:, :, ::-1].copy()
+    for bgr, lines in line_inputs(dpi, pages):
         det_inputs.append(_det_input(bgr))
-        polys = det.predict(bgr, limit_side_len=64, limit_type="min")[0]["dt_polys"]
-        for c in crop(bgr, np.array(polys)) if len(polys) else []:
-            crops.append(_rec_input(c["img"] if isinstance(c, dict) else c))
-    return dirs, crops, det_inputs
+        crops.extend(lines)
+    return bundled_model_dirs("onnxruntime"), crops, det_inputs
 
 
 def _det_input(bgr):

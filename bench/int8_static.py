@@ -39,8 +39,30 @@ def _rec_input(crop):
     return x.transpose(2, 0, 1)[None]
 
 
-def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path:
+def line_inputs(dpi: int, pages: int):
+    """Yield ``(page as BGR array, [recogniser input of each text line])`` for
+    pages rendered from the real PDFs, the lines detected by PP-OCRv5 mobile
+    (ocrbeam's default limit: min side 64) and cut as the OCR pipeline cuts
+    them."""
     import numpy as np
+    from ocrbeam.transforms.weights import bundled_model_dirs
+    from paddleocr import TextDetection
+    from paddlex.inference.pipelines.components import CropByPolys
+
+    det = TextDetection(
+        model_name="PP-OCRv5_mobile_det",
+        model_dir=str(bundled_model_dirs("onnxruntime")["det"]),
+        engine="onnxruntime", engine_config={"intra_op_num_threads": 1},
+    )  # fmt: skip
+    crop = CropByPolys(det_box_type="quad")
+    for _name, _index, image, _text in rendered_pages(dpi, pages):
+        bgr = np.array(image)[:, :, ::-1].copy()
+        polys = det.predict(bgr, limit_side_len=64, limit_type="min")[0]["dt_polys"]
+        crops = crop(bgr, np.array(polys)) if len(polys) else []
+        yield bgr, [_rec_input(c["img"] if isinstance(c, dict) else c) for c in crops]
+
+
+def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path:
     import onnx
     from ocrbeam.transforms.weights import bundled_model_dirs
     from onnx import version_converter
@@ -51,21 +73,11 @@ def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path
         quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    from paddleocr import TextDetection
-    from paddlex.inference.pipelines.components import CropByPolys
 
     dirs = bundled_model_dirs("onnxruntime")
-    det = TextDetection(
-        model_name="PP-OCRv5_mobile_det", model_dir=str(dirs["det"]),
-        engine="onnxruntime", engine_config={"intra_op_num_threads": 1},
-    )  # fmt: skip
-    crop = CropByPolys(det_box_type="quad")
     inputs = []
-    for _name, _index, image, _text in rendered_pages(120, calibration_pages):
-        bgr = np.array(image)[:, :, ::-1].copy()
-        polys = det.predict(bgr, limit_side_len=64, limit_type="min")[0]["dt_polys"]
-        for c in (crop(bgr, np.array(polys)) if len(polys) else [])[::3]:
-            inputs.append(_rec_input(c["img"] if isinstance(c, dict) else c))
+    for _bgr, lines in line_inputs(120, calibration_pages):
+        inputs.extend(lines[::3])
 
     source = dirs["rec"] / "inference.onnx"
     model = onnx.load(str(source))
