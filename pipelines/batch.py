@@ -231,7 +231,7 @@ def build_pipeline(
     outputs = BatchOutputs(
         pages=results,
         dead_letters=dead,
-        engine_pool_tag=getattr(handler, "pool_tag", None),
+        engine_pool_tag=handler.pool_tag,
     )
     outputs.writes.extend(write_bigquery(results, dead, config.sink.bigquery))
     if output:

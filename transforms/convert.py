@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
-from .engine import prune_result  # noqa: F401 - part of this module's API
+from .engine import prune_result
 from .records import PageImage, PageResult
 
 _BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")

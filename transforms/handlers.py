@@ -120,7 +120,6 @@ class EnginePool:
         self._engines: list = []
         self._lock = threading.Lock()
         self._reported = 0
-        self._size = size
         for i in range(size):
             threading.Thread(
                 target=self._start,
@@ -138,9 +137,6 @@ class EnginePool:
         with self._lock:
             self._engines.append(engine)
         self._idle.put(engine)
-
-    def size(self) -> int:
-        return self._size
 
     def predict(self, png: bytes) -> EngineOutput:
         engine = self._idle.get()
@@ -231,6 +227,10 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
     """
 
     namespace = "ocrbeam"
+    #: Engines of a machine-wide pool shared by the worker processes, and the
+    #: pool's ``MultiProcessShared`` tag; None: one engine per process.
+    _pool_size: Optional[int] = None
+    pool_tag: Optional[str] = None
 
     def __init__(self, config, config_hash: str, fail_fast: bool = False):
         super().__init__()
@@ -363,9 +363,11 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         # With a shared pool a batch must hold enough pages for every engine.
-        least = getattr(self, "_pool_size", None) or 1
-        most = max(least, self._config.batch_size)
-        return {"min_batch_size": min(least, most), "max_batch_size": most}
+        least = self._pool_size or 1
+        return {
+            "min_batch_size": least,
+            "max_batch_size": max(least, self._config.batch_size),
+        }
 
 
 def with_visualization(row: PageResult, png: bytes, drawn: bytes):

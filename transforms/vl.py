@@ -218,7 +218,7 @@ def continuation_flags(result_json: str) -> tuple[Optional[bool], Optional[bool]
 def native_layout(item: Any, width: int, height: int, markdown_kwargs: dict) -> dict:
     """A PaddleOCRVL pipeline result in the service's ``layoutParsingResults[i]``
     shape (what ``vl_page_result`` takes)."""
-    from .convert import prune_result
+    from .engine import prune_result
 
     try:  # the service's own call: pretty / formula numbers are request options
         md = item._to_markdown(**markdown_kwargs)
