@@ -130,11 +130,32 @@ def _inference_yml(model_name: str) -> bytes:
     return (paddle_model_dir(model_name) / "inference.yml").read_bytes()
 
 
+#: Models whose ONNX export is folded (:mod:`.onnx_fold`) as it is assembled:
+#: the PP-LCNetV3 detector and float recogniser, 1.2-1.25x faster, same
+#: outputs.  The int8 recogniser ships already folded.  Bump the version when
+#: the folding changes, so that cached folders are rebuilt.
+_FOLDED = {"PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"}
+_FOLD_VERSION = 1
+
+
+def _write_model(model_name: str, source: Path, target: Path) -> None:
+    if model_name not in _FOLDED:
+        _link_or_copy(source, target)
+        return
+    import onnx
+
+    from .onnx_fold import fold
+
+    model, _counts = fold(onnx.load(str(source)))
+    onnx.save(model, str(target))
+
+
 def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
     yml = _inference_yml(model_name)
     onnx = onnx_model_file(model_name)
+    folded = f"fold{_FOLD_VERSION}:" if model_name in _FOLDED else ""
     stamp = hashlib.sha256(
-        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:".encode() + yml
+        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{folded}".encode() + yml
     ).hexdigest()[:12]
     target = cache_dir / "models" / f"{model_name}-onnx-{stamp}"
     if (target / "inference.onnx").is_file() and (target / "inference.yml").is_file():
@@ -143,7 +164,7 @@ def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{model_name}-", dir=target.parent))
     try:
         (staging / "inference.yml").write_bytes(yml)
-        _link_or_copy(onnx, staging / "inference.onnx")
+        _write_model(model_name, onnx, staging / "inference.onnx")
         try:
             os.rename(staging, target)
         except OSError:

@@ -1,0 +1,157 @@
+"""Folding element-wise affine ops into convolutions keeps every output."""
+
+import collections
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from ocrbeam.transforms.onnx_fold import fold  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def _session(model):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options)
+
+
+def _run(model, x):
+    session = _session(model)
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def _ops(model):
+    return collections.Counter(node.op_type for node in model.graph.node)
+
+
+def _lcnet_like_block(pads: list[int]):
+    """conv -> +bias -> *a +b (affine) -> hard-swish -> *a2 +b2 -> conv(pads),
+    with Identity nodes between, as Paddle2ONNX exports PP-LCNetV3."""
+    rng = np.random.RandomState(0)
+    inits = [
+        numpy_helper.from_array(rng.randn(8, 3, 3, 3).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.randn(1, 8, 1, 1).astype(np.float32), "b1"),
+        numpy_helper.from_array(np.array([1.7], np.float32), "a1"),
+        numpy_helper.from_array(np.array([-0.3], np.float32), "c1"),
+        numpy_helper.from_array(np.array([0.8], np.float32), "a2"),
+        numpy_helper.from_array(np.array([0.45], np.float32), "c2"),
+        numpy_helper.from_array(rng.randn(8, 1, 3, 3).astype(np.float32), "w2"),
+        numpy_helper.from_array(rng.randn(4, 8, 1, 1).astype(np.float32), "w3"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["t0"], pads=[1, 1, 1, 1]),
+        helper.make_node("Identity", ["t0"], ["t1"]),
+        helper.make_node("Add", ["t1", "b1"], ["t2"]),
+        helper.make_node("Mul", ["a1", "t2"], ["t3"]),
+        helper.make_node("Add", ["t3", "c1"], ["t4"]),
+        helper.make_node("HardSigmoid", ["t4"], ["t5"], alpha=1 / 6, beta=0.5),
+        helper.make_node("Mul", ["t5", "t4"], ["t6"]),
+        helper.make_node("Mul", ["a2", "t6"], ["t7"]),
+        helper.make_node("Add", ["t7", "c2"], ["t8"]),
+        # depthwise: zero-padded, only the scale passes into it (the shift
+        # stays as x + b/a); unpadded, both fold into its weights and bias
+        helper.make_node("Conv", ["t8", "w2"], ["t9"], group=8, pads=pads),
+        helper.make_node("Mul", ["t9", "a2"], ["t10"]),
+        helper.make_node("Add", ["t10", "c2"], ["t11"]),
+        helper.make_node("Conv", ["t11", "w3"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "block",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 40])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    return _model(graph)
+
+
+def _model(graph):
+    # IR 8: what every onnxruntime this project allows can read.
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8
+    )
+
+
+@pytest.mark.parametrize("pads", [[1, 1, 1, 1], [0, 0, 0, 0]])
+def test_folded_block_gives_the_same_output_with_fewer_passes(pads):
+    x = np.random.RandomState(1).randn(1, 3, 12, 40).astype(np.float32)
+    original = _lcnet_like_block(pads)
+    expected = _run(original, x)
+    before = _ops(original)
+    folded, counts = fold(original)
+    after = _ops(folded)
+
+    np.testing.assert_allclose(_run(folded, x), expected, rtol=1e-4, atol=1e-4)
+    assert after["Identity"] == 0 and counts["identity"] == 1
+    # the conv bias and both affines that follow a conv
+    assert counts["conv_add"] == 3 and counts["conv_mul"] == 2
+    # the affine after the hard-swish, into the depthwise conv
+    assert counts["affine_into_conv"] == 1
+    # Left: the hard-swish itself, and with padding one Add (x + b/a).
+    assert after["Mul"] == 1 and after["HardSigmoid"] == 1
+    assert after["Add"] == (1 if any(pads) else 0)
+    assert before["Mul"] + before["Add"] == 8
+
+
+def test_a_tensor_other_ops_also_read_is_left_alone():
+    """An affine whose output also feeds a non-conv op cannot be folded away."""
+    rng = np.random.RandomState(2)
+    inits = [
+        numpy_helper.from_array(np.array([2.0], np.float32), "a"),
+        numpy_helper.from_array(np.array([0.5], np.float32), "b"),
+        numpy_helper.from_array(rng.randn(2, 3, 1, 1).astype(np.float32), "w"),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["x", "a"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["z"]),
+        helper.make_node("Conv", ["z", "w"], ["c"]),
+        helper.make_node("ReduceMean", ["z"], ["r"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["c", "r"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    model = _model(graph)
+    x = rng.randn(1, 3, 4, 5).astype(np.float32)
+    expected = _run(model, x)
+    folded, counts = fold(model)
+    assert counts.get("affine_into_conv", 0) == 0
+    np.testing.assert_allclose(_run(folded, x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.model
+def test_bundled_models_are_assembled_folded_and_read_the_same(tmp_path):
+    """The detector and recogniser ocrbeam assembles are the registry's
+    exports, folded: same outputs (to float rounding), fewer nodes."""
+    from docs import text_image
+    from ocrbeam.transforms.weights import bundled_model_dirs, onnx_model_file
+
+    dirs = bundled_model_dirs("onnxruntime", cache_dir=tmp_path)
+    image = text_image(["Folded models read the same text"]).convert("RGB")
+    page = np.full((320, 640, 3), 255, np.uint8)  # detector: sides of 32 px
+    page[: min(320, image.height), : min(640, image.width)] = np.asarray(image)[
+        :320, :640
+    ]
+    box = image.getbbox() if image.getbbox() else (0, 0, image.width, image.height)
+    crop = image.crop(box)
+    line = np.asarray(crop.resize((round(48 * crop.width / crop.height), 48)))
+    for key, name, pixels in (
+        ("det", "PP-OCRv5_mobile_det", page),
+        ("rec", "PP-OCRv5_mobile_rec", line),
+    ):
+        x = pixels[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        source = onnx.load(str(onnx_model_file(name)))
+        assembled = onnx.load(str(dirs[key] / "inference.onnx"))
+        assert len(assembled.graph.node) < len(source.graph.node) * 0.7, key
+        expected, got = _run(source, x), _run(assembled, x)
+        np.testing.assert_allclose(got, expected, atol=2e-3)
+        if key == "rec":
+            assert (got.argmax(-1) == expected.argmax(-1)).all()
