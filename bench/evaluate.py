@@ -12,7 +12,12 @@ Three systems on the same images, in one run:
 * ``ocrbeam``: ocrbeam's handler with its defaults (int8 recogniser, page
   orientation, XY-cut reading order), text = the ``text`` column;
 * ``ocrbeam_fp32``: the same with the fp32 recogniser, so what int8 costs in
-  accuracy shows side by side.
+  accuracy shows side by side;
+* ``ocrbeam_full_width``: ocrbeam's defaults but text lines read at their
+  full width (``ocr.textRecognitionWidthScale=1.0``), so what narrowing them
+  costs shows too;
+* any ``--variant NAME=KEY=VALUE[,KEY=VALUE...]``: ocrbeam's defaults with
+  those overrides (for example ``--variant w065=ocr.textRecognitionWidthScale=0.65``).
 
 Scores per page and overall: character error rate (order-sensitive) and word
 F1 (order-free).  When the order is right, CER is close to what word F1
@@ -20,6 +25,7 @@ implies; a regression in order or recognition shows as a gap or a drop.
 
     python bench/evaluate.py            # the whole set
     python bench/evaluate.py --json     # only the closing JSON line
+    python bench/evaluate.py --variant w06=ocr.textRecognitionWidthScale=0.6
 """
 
 from __future__ import annotations
@@ -74,10 +80,25 @@ def _score(truth: str, text: str) -> dict:
     }
 
 
+def _variant(text: str) -> tuple[str, list[str]]:
+    name, _, overrides = text.partition("=")
+    if not overrides:
+        raise argparse.ArgumentTypeError(f"expected NAME=KEY=VALUE[,...]: {text!r}")
+    return name, overrides.split(",")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dpi", type=int, default=144)
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
+    parser.add_argument(
+        "--variant",
+        type=_variant,
+        action="append",
+        default=[],
+        help="NAME=KEY=VALUE[,KEY=VALUE...]: one more system, ocrbeam's defaults "
+        "with these config overrides (repeatable)",
+    )
     args = parser.parse_args()
 
     from ocrbeam.transforms.config import load_config
@@ -85,15 +106,20 @@ def main() -> None:
     from ocrbeam.transforms.records import PageImage
 
     items = evaluation_set(args.dpi)
-    cfg = load_config(None, ["ocr.isolate=false"])
-    handler = PPOCRv5ModelHandler(cfg.ocr, "eval")
-    ours = handler.load_model()
-    # ocrbeam's defaults but the original float recogniser: what int8 costs.
-    fp32_cfg = load_config(
-        None, ["ocr.isolate=false", "ocr.textRecognitionPrecision=fp32"]
-    )
-    fp32_handler = PPOCRv5ModelHandler(fp32_cfg.ocr, "eval")
-    fp32_model = fp32_handler.load_model()
+    variants = [
+        ("ocrbeam", []),
+        # ocrbeam's defaults but the original float recogniser: what int8 costs.
+        ("ocrbeam_fp32", ["ocr.textRecognitionPrecision=fp32"]),
+        # ... and lines read at full width: what narrowing them costs.
+        ("ocrbeam_full_width", ["ocr.textRecognitionWidthScale=1.0"]),
+        *args.variant,
+    ]
+    systems = {}
+    for name, overrides in variants:
+        handler = PPOCRv5ModelHandler(
+            load_config(None, ["ocr.isolate=false", *overrides]).ocr, "eval"
+        )
+        systems[name] = (handler, handler.load_model())
     # The baseline: PaddleOCR's defaults, no orientation step of any kind.
     plain = load_config(
         None,
@@ -102,28 +128,35 @@ def main() -> None:
             "ocr.useDocOrientationClassify=false",
             "ocr.useTextlineOrientation=false",
             "ocr.textRecognitionPrecision=fp32",
+            "ocr.textRecognitionWidthScale=1.0",
         ],
     )
     base = PPOCRv5ModelHandler(plain.ocr, "eval")
     raw = EngineServer(base.pipeline_kwargs(), base.predict_kwargs())
+    names = ["engine", *systems]
+    seconds = dict.fromkeys(names, 0.0)
     rows = []
     with Timer() as timer:
         for item in items:
-            out = raw.ocr(item["png"])
-            engine_text = "\n".join(out.result.get("rec_texts", []))
+            with Timer() as t:
+                out = raw.ocr(item["png"])
+            seconds["engine"] += t.seconds
+            row = {
+                "page": item["name"],
+                "kind": item["kind"],
+                "engine": _score(
+                    item["truth"], "\n".join(out.result.get("rec_texts", []))
+                ),
+            }
             page = PageImage("e", item["name"], 0, 1, *item["size"], item["png"])
-            [result] = handler.run_inference([page], ours)
-            [result32] = fp32_handler.run_inference([page], fp32_model)
-            rows.append(
-                {
-                    "page": item["name"],
-                    "kind": item["kind"],
-                    "engine": _score(item["truth"], engine_text),
-                    "ocrbeam": _score(item["truth"], result.text),
-                    "ocrbeam_fp32": _score(item["truth"], result32.text),
-                    "angle_detected": result.orientation_deg,
-                }
-            )
+            for name, (handler, model) in systems.items():
+                with Timer() as t:
+                    [result] = handler.run_inference([page], model)
+                seconds[name] += t.seconds
+                row[name] = _score(item["truth"], result.text)
+                if name == "ocrbeam":
+                    row["angle_detected"] = result.orientation_deg
+            rows.append(row)
     groups: dict[str, dict] = {}
     for kind in ("single-column", "multi-column", "rotated", "all"):
         chosen = [r for r in rows if kind == "all" or r["kind"] == kind]
@@ -134,31 +167,34 @@ def main() -> None:
                 metric: round(sum(r[system][metric] for r in chosen) / len(chosen), 4)
                 for metric in ("cer", "word_f1")
             }
-            for system in ("engine", "ocrbeam", "ocrbeam_fp32")
+            for system in names
         }
         groups[kind]["pages"] = len(chosen)
+    s_per_page = {name: round(seconds[name] / len(items), 3) for name in names}
     if not args.json:
-        print(
-            f"{'page':<32} {'kind':<14} {'engine CER':>10} {'F1':>6}  "
-            f"{'ocrbeam CER':>11} {'F1':>6}  angle"
-        )
+        print(f"{'page':<32} {'kind':<14} " + " ".join(f"{n[:18]:>18}" for n in names))
         for r in rows:
             print(
-                f"{r['page']:<32} {r['kind']:<14} {r['engine']['cer']:>10.3f} "
-                f"{r['engine']['word_f1']:>6.3f}  {r['ocrbeam']['cer']:>11.3f} "
-                f"{r['ocrbeam']['word_f1']:>6.3f}  {r['angle_detected']}"
+                f"{r['page']:<32} {r['kind']:<14} "
+                + " ".join(f"{r[n]['cer']:>18.4f}" for n in names)
             )
-        print()
+        print("\nmean CER / word F1 per group, and seconds per page (one thread)")
+        print(f"{'group':<14} {'pages':>5} " + " ".join(f"{n[:18]:>18}" for n in names))
         for kind, g in groups.items():
-            e, o, f = g["engine"], g["ocrbeam"], g["ocrbeam_fp32"]
-            print(
-                f"{kind:<14} pages {g['pages']:>2}  engine CER {e['cer']:.4f} "
-                f"F1 {e['word_f1']:.3f}  |  ocrbeam CER {o['cer']:.4f} "
-                f"F1 {o['word_f1']:.3f}  |  ocrbeam fp32 rec CER {f['cer']:.4f} "
-                f"F1 {f['word_f1']:.3f}"
-            )
-        print(f"({len(items)} pages x 3 systems in {timer.seconds:.0f} s)")
-    emit({"bench": "evaluate", "dpi": args.dpi, "groups": groups, "pages": rows})
+            cells = [f"{g[n]['cer']:.4f} / {g[n]['word_f1']:.3f}" for n in names]
+            print(f"{kind:<14} {g['pages']:>5} " + " ".join(f"{c:>18}" for c in cells))
+        print(f"{'s/page':<20} " + " ".join(f"{s_per_page[n]:>18.2f}" for n in names))
+        print(f"({len(items)} pages x {len(names)} systems in {timer.seconds:.0f} s)")
+    emit(
+        {
+            "bench": "evaluate",
+            "dpi": args.dpi,
+            "systems": {name: overrides for name, overrides in variants},
+            "groups": groups,
+            "s_per_page": s_per_page,
+            "pages": rows,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -44,16 +44,11 @@ DEFAULT_VARIANTS = [
 
 def _engine(overrides: list[str]):
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
     cfg = load_config(None, ["ocr.isolate=false", *overrides])
     handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=1)
-    return handler, EngineServer(
-        handler.pipeline_kwargs(),
-        handler.predict_kwargs(),
-        handler.orientation_model(),
-        threads=1,
-    )
+    return handler, handler.create_server()
 
 
 def stage_costs(pages) -> dict:
@@ -61,6 +56,7 @@ def stage_costs(pages) -> dict:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from ocrbeam.transforms.engine import narrow_recognizer
     from ocrbeam.transforms.handlers import decode_png
     from paddleocr import TextDetection, TextRecognition
 
@@ -79,6 +75,7 @@ def stage_costs(pages) -> dict:
         engine="onnxruntime",
         engine_config=engine_cfg,
     )
+    narrow_recognizer(rec.paddlex_predictor, server.rec_width_scale)
     from paddlex.inference.pipelines.components import CropByPolys
 
     crop = CropByPolys(det_box_type="quad")

@@ -22,18 +22,13 @@ from bench.common import DATA, PDFS, emit  # noqa: E402
 def main() -> None:
     import pypdfium2 as pdfium
     from ocrbeam.transforms.config import RenderConfig, load_config
-    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.pdf import PageRenderer
     from ocrbeam.transforms.quality import cer
 
     cfg = load_config(None, ["ocr.isolate=false"])
     handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=1)
-    server = EngineServer(
-        handler.pipeline_kwargs(),
-        handler.predict_kwargs(),
-        handler.orientation_model(),
-        threads=1,
-    )
+    server = handler.create_server()
     from ocrbeam.transforms.convert import lines_from_result, text_layer_result
     from ocrbeam.transforms.layout import reading_order
     from ocrbeam.transforms.records import PageImage

@@ -116,6 +116,8 @@ def test_unknown_section_is_named():
     [
         ("ocr.textDetLimitType=avg", "ocr.textDetLimitType"),
         ("ocr.textDetThresh=-1", "ocr.textDetThresh"),
+        ("ocr.textRecognitionWidthScale=0.2", "ocr.textRecognitionWidthScale"),
+        ("ocr.textRecognitionWidthScale=1.5", "less than or equal to 1"),
         ("render.dpi=0", "render.dpi"),
         ("ocr.useDocUnwarping=true", "needs its model directory"),
         ("ocr.lang=japan", "never downloads weights"),

@@ -140,6 +140,52 @@ def test_int8_recogniser_is_the_cpu_default_and_reads_like_fp32():
     assert cer(truth, texts["int8"]) < 0.02
 
 
+def test_narrowing_hands_the_recogniser_narrower_lines():
+    """The real PaddleX resize step, wrapped: lines reach the recogniser at
+    48 px high and ``scale`` of their full-width size; portrait crops as they are."""
+    import numpy as np
+    from ocrbeam.transforms.engine import _NarrowedLines
+    from paddlex.inference.models.text_recognition.processors import (
+        OCRReisizeNormImg,
+    )
+
+    resize = OCRReisizeNormImg(rec_image_shape=[3, 48, 320])
+    wide = np.full((30, 1500, 3), 200, np.uint8)  # 2400 px wide at 48 px high
+    tall = np.full((90, 40, 3), 200, np.uint8)
+    full = resize([wide, tall])
+    narrowed = _NarrowedLines(resize, 0.85)([wide, tall])
+    assert full[0].shape == (3, 48, 2400)
+    assert narrowed[0].shape == (3, 48, 2040)
+    assert narrowed[1].shape == full[1].shape == (3, 48, 320)
+    np.testing.assert_array_equal(narrowed[1], full[1])
+
+
+def test_narrowed_lines_read_like_full_width_lines():
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.engine import _NarrowedLines
+    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+
+    default = load_config(None).ocr.text_recognition_width_scale
+    assert default < 1.0
+    truth = "\n".join(SENTENCES[0:4])
+    page = encode(text_image(SENTENCES[0:4]))
+    for scale in (1.0, default):
+        cfg = load_config(None, [f"ocr.textRecognitionWidthScale={scale}"]).ocr
+        handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=1)
+        # what the handler's engines are built with
+        assert handler._engine_factory().keywords["rec_width_scale"] == scale
+        server = EngineServer(
+            handler.pipeline_kwargs(),
+            handler.predict_kwargs(),
+            rec_width_scale=scale,
+        )
+        rec = server._pipeline.paddlex_pipeline._pipeline.text_rec_model
+        hooked = isinstance(rec.pre_tfs["ReisizeNorm"], _NarrowedLines)
+        assert hooked == (scale < 1.0)
+        text = "\n".join(server.ocr(page).result["rec_texts"])
+        assert cer(truth, text) < 0.02, (scale, text)
+
+
 def test_visualize_draws_the_boxes_on_the_upright_page(ppocr_engine):
     import io
 

@@ -38,6 +38,8 @@ class _Section(BaseModel):
 
 
 MB = 1024 * 1024
+#: ocr.textRecognitionWidthScale's default (see bench/RESULTS.md).
+WIDTH_SCALE_DEFAULT = 0.85
 
 
 class SourceConfig(_Section):
@@ -227,6 +229,16 @@ class PPOCRv5Config(_RemoteSettings):
         "(convolutions statically quantised; 1.3-1.4x faster per page on CPU, "
         "CER +0.06 points in bench/int8_static.py) or fp32 (the original). "
         "Ignored with textRecognitionModelDir or the paddle backend.",
+    )
+    text_recognition_width_scale: float = Field(
+        WIDTH_SCALE_DEFAULT,
+        gt=0.3,
+        le=1.0,
+        description="Narrow each text line to this fraction of its width "
+        "before recognition (height unchanged). Recognition time falls in "
+        "proportion; 1.0 reads lines as PaddleOCR does. The default was "
+        "chosen by bench/evaluate.py (CER against text layers); lower it "
+        "further only after measuring on your documents.",
     )
     text_recognition_batch_size: int = Field(
         1,

@@ -60,9 +60,15 @@ class OcrEngine:
         recycle_after: Optional[int] = None,
         orientation_model: Optional[str] = None,
         threads: int = 1,
+        rec_width_scale: float = 1.0,
     ):
         factory = functools.partial(
-            EngineServer, pipeline_kwargs, predict_kwargs, orientation_model, threads
+            EngineServer,
+            pipeline_kwargs,
+            predict_kwargs,
+            orientation_model,
+            threads,
+            rec_width_scale=rec_width_scale,
         )
         self._recycle_after = recycle_after
         self.lock = threading.Lock()
@@ -521,6 +527,16 @@ class PPOCRv5ModelHandler(PageModelHandler):
             text_rec_score_thresh=cfg.text_rec_score_thresh,
         )
 
+    def create_server(self) -> EngineServer:
+        """This handler's engine, in this process (what bench/ times)."""
+        return EngineServer(
+            self.pipeline_kwargs(),
+            self.predict_kwargs(),
+            self.orientation_model(),
+            self.cpu_threads,
+            rec_width_scale=self._config.text_recognition_width_scale,
+        )
+
     def _engine_factory(self):
         return functools.partial(
             OcrEngine,
@@ -531,6 +547,7 @@ class PPOCRv5ModelHandler(PageModelHandler):
             recycle_after=self._config.recycle_after_pages,
             orientation_model=self.orientation_model(),
             threads=self.cpu_threads,
+            rec_width_scale=self._config.text_recognition_width_scale,
         )
 
     def _shared_pool(self):
