@@ -226,8 +226,9 @@ class PPOCRv5Config(_RemoteSettings):
     text_recognition_precision: Literal["int8", "fp32"] = Field(
         "int8",
         description="Bundled recogniser on the onnxruntime backend: int8 "
-        "(convolutions statically quantised; 1.3-1.4x faster per page on CPU, "
-        "CER +0.06 points in bench/int8_static.py) or fp32 (the original). "
+        "(convolutions statically quantised; recognition about 1.3x faster on "
+        "CPU than fp32, the same CER in bench/evaluate.py) or fp32 (the "
+        "original, affine ops folded). "
         "Ignored with textRecognitionModelDir or the paddle backend.",
     )
     text_recognition_width_scale: float = Field(
