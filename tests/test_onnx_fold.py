@@ -58,18 +58,19 @@ def _lcnet_like_block(pads: list[int]):
         helper.make_node("Add", ["t10", "c2"], ["t11"]),
         helper.make_node("Conv", ["t11", "w3"], ["y"]),
     ]
+    return _model(nodes, inits, [1, 3, 12, 40])
+
+
+def _model(nodes, inits, input_shape):
+    """One input ``x``, one output ``y``; IR 8, which every onnxruntime this
+    project allows can read."""
     graph = helper.make_graph(
         nodes,
-        "block",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 40])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         inits,
     )
-    return _model(graph)
-
-
-def _model(graph):
-    # IR 8: what every onnxruntime this project allows can read.
     return helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8
     )
@@ -111,14 +112,7 @@ def test_a_tensor_other_ops_also_read_is_left_alone():
         helper.make_node("ReduceMean", ["z"], ["r"], axes=[1], keepdims=1),
         helper.make_node("Add", ["c", "r"], ["y"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "shared",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        inits,
-    )
-    model = _model(graph)
+    model = _model(nodes, inits, [1, 3, 4, 5])
     x = rng.randn(1, 3, 4, 5).astype(np.float32)
     expected = _run(model, x)
     folded, counts = fold(model)
