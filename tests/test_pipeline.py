@@ -144,3 +144,37 @@ def _text_matches_any_truth(rows):
     assert len(rows) == 6
     for row in rows:
         assert any(cer(s, row.text) < 0.05 for s in SENTENCES), row.text
+
+
+def test_engine_pool_counts_a_load_that_ends_after_the_last_page():
+    """A pool engine still loading when the last page is done was paid for:
+    it is counted from the start, once, and a load that fails is not."""
+    import threading
+
+    from ocrbeam.transforms.handlers import EnginePool
+
+    release = threading.Event()
+
+    class _Loaded:
+        loads = 1
+
+        def predict(self, png):
+            return png
+
+    def slow_then_loaded():
+        release.wait(10)
+        return _Loaded()
+
+    pool = EnginePool(slow_then_loaded, 2)
+    assert pool.take_new_loads() == 2  # both under way
+    release.set()
+    assert pool.predict(b"page") == b"page"
+    assert pool.take_new_loads() == 0  # finishing is not a second load
+
+    def failing():
+        raise OSError("no model")
+
+    broken = EnginePool(failing, 1)
+    with pytest.raises(RuntimeError, match="no model"):
+        broken.predict(b"page")
+    assert broken.take_new_loads() == 0

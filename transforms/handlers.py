@@ -126,6 +126,10 @@ class EnginePool:
         self._engines: list = []
         self._lock = threading.Lock()
         self._reported = 0
+        # Loads under way count as loads from the start: an engine that
+        # finishes loading after the last page has been paid for all the same,
+        # and nothing would report it later.
+        self._loading = size
         for i in range(size):
             threading.Thread(
                 target=self._start,
@@ -138,10 +142,13 @@ class EnginePool:
         try:
             engine = factory()
         except Exception as exc:  # noqa: BLE001 - every caller sees it
+            with self._lock:
+                self._loading -= 1
             self._idle.put(exc)
             return
         with self._lock:
             self._engines.append(engine)
+            self._loading -= 1
         self._idle.put(engine)
 
     def predict(self, png: bytes) -> EngineOutput:
@@ -156,7 +163,7 @@ class EnginePool:
 
     def take_new_loads(self) -> int:
         with self._lock:
-            total = sum(engine.loads for engine in self._engines)
+            total = sum(engine.loads for engine in self._engines) + self._loading
             new, self._reported = total - self._reported, total
         return new
 
