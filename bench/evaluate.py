@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.records import PageImage
 
     items = evaluation_set(args.dpi)
@@ -132,7 +132,7 @@ def main() -> None:
         ],
     )
     base = PPOCRv5ModelHandler(plain.ocr, "eval")
-    raw = EngineServer(base.pipeline_kwargs(), base.predict_kwargs())
+    raw = base.create_server()
     names = ["engine", *systems]
     seconds = dict.fromkeys(names, 0.0)
     rows = []

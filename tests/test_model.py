@@ -173,7 +173,7 @@ def test_narrowed_lines_read_like_full_width_lines():
         cfg = load_config(None, [f"ocr.textRecognitionWidthScale={scale}"]).ocr
         handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=1)
         # what the handler's engines are built with
-        assert handler._engine_factory().keywords["rec_width_scale"] == scale
+        assert handler._server_factory().keywords["rec_width_scale"] == scale
         server = EngineServer(
             handler.pipeline_kwargs(),
             handler.predict_kwargs(),

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Union
 
@@ -52,24 +52,14 @@ class OcrEngine:
 
     def __init__(
         self,
-        pipeline_kwargs: dict[str, Any],
-        predict_kwargs: dict[str, Any],
+        factory: Callable[[], EngineServer],
         *,
         isolate: bool,
         timeout_s: Optional[float],
         recycle_after: Optional[int] = None,
-        orientation_model: Optional[str] = None,
-        threads: int = 1,
-        rec_width_scale: float = 1.0,
     ):
-        factory = functools.partial(
-            EngineServer,
-            pipeline_kwargs,
-            predict_kwargs,
-            orientation_model,
-            threads,
-            rec_width_scale=rec_width_scale,
-        )
+        """``factory`` builds the :class:`EngineServer` (picklable: with
+        ``isolate`` it runs in the child process)."""
         self._recycle_after = recycle_after
         self.lock = threading.Lock()
         self._reported_loads = 0
@@ -534,9 +524,10 @@ class PPOCRv5ModelHandler(PageModelHandler):
             text_rec_score_thresh=cfg.text_rec_score_thresh,
         )
 
-    def create_server(self) -> EngineServer:
-        """This handler's engine, in this process (what bench/ times)."""
-        return EngineServer(
+    def _server_factory(self):
+        """Builds this handler's :class:`EngineServer` (picklable)."""
+        return functools.partial(
+            EngineServer,
             self.pipeline_kwargs(),
             self.predict_kwargs(),
             self.orientation_model(),
@@ -544,17 +535,17 @@ class PPOCRv5ModelHandler(PageModelHandler):
             rec_width_scale=self._config.text_recognition_width_scale,
         )
 
+    def create_server(self) -> EngineServer:
+        """This handler's engine, in this process (what bench/ times)."""
+        return self._server_factory()()
+
     def _engine_factory(self):
         return functools.partial(
             OcrEngine,
-            self.pipeline_kwargs(),
-            self.predict_kwargs(),
+            self._server_factory(),
             isolate=self._config.isolate,
             timeout_s=self._config.page_timeout_s,
             recycle_after=self._config.recycle_after_pages,
-            orientation_model=self.orientation_model(),
-            threads=self.cpu_threads,
-            rec_width_scale=self._config.text_recognition_width_scale,
         )
 
     def _shared_pool(self):
