@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,18 @@ def write_page_folder(folder: Path, dpi: int, limit: int) -> list[tuple[Path, st
         image.save(path, compress_level=1)
         out.append((path, text))
     return out
+
+
+def ocrbeam_run_command(
+    folder: Path, out: Path, overrides: list[str], *options: str
+) -> list[str]:
+    """``ocrbeam run`` on a folder, without progress output, with ``--set``
+    overrides and any further options (the command the benchmarks time)."""
+    cmd = [sys.executable, "-m", "ocrbeam", "run", "--no_progress", *options]
+    cmd += ["--input", str(folder), "--output", str(out)]
+    for item in overrides:
+        cmd += ["--set", item]
+    return cmd
 
 
 class Timer:

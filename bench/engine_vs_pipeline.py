@@ -40,7 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Timer, cores, emit, write_page_folder  # noqa: E402
+from bench.common import (  # noqa: E402
+    Timer,
+    cores,
+    emit,
+    ocrbeam_run_command,
+    write_page_folder,
+)
 
 
 def _engine(threads: int, overrides: list[str]):
@@ -95,21 +101,7 @@ def direct(paths: list[Path], processes: int, overrides: list[str]) -> dict:
 
 
 def pipeline(folder: Path, out: Path, overrides: list[str], workers: int) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "ocrbeam",
-        "run",
-        "--input",
-        str(folder),
-        "--output",
-        str(out),
-        "--no_progress",
-        "--workers",
-        str(workers),
-    ]
-    for item in overrides:
-        cmd += ["--set", item]
+    cmd = ocrbeam_run_command(folder, out, overrides, "--workers", str(workers))
     with Timer() as t:
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

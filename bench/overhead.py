@@ -22,18 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, write_page_folder  # noqa: E402
+from bench.common import emit, ocrbeam_run_command, write_page_folder  # noqa: E402
 
 ROLES = ("launcher", "sdk_worker", "engine", "other")
 _ENGINE_LIBRARIES = ("onnxruntime", "libpaddle")
 
 
-#: Samples after which a process that has not loaded an inference library is
+#: Seconds after which a process that has not loaded an inference library is
 #: taken for a renderer (engines load theirs within seconds of starting).
-_SETTLED_SAMPLES = 40
+_SETTLED_S = 10.0
 
 
-def _role(proc, root_pid: int, known: dict[int, str], seen: dict[int, int]) -> str:
+def _role(proc, root_pid: int, known: dict[int, str]) -> str:
     if proc.pid in known:
         return known[proc.pid]
     if proc.pid == root_pid:
@@ -48,10 +48,9 @@ def _role(proc, root_pid: int, known: dict[int, str], seen: dict[int, int]) -> s
     ):
         role = "engine"
     else:
-        seen[proc.pid] = seen.get(proc.pid, 0) + 1
-        if seen[proc.pid] < _SETTLED_SAMPLES:
-            return "other"  # for now: asked again at the next sample
         role = "other"
+        if time.time() - proc.create_time() < _SETTLED_S:
+            return role  # for now: it may still be an engine that is starting
     known[proc.pid] = role
     return role
 
@@ -60,12 +59,14 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
     """Run ``cmd``; CPU seconds of its process tree by role, and wall clock."""
     import psutil
 
+    # stderr goes to a file: a pipe read only at the end would fill up (Beam
+    # logs a warning per bundle) and block a long run.
+    log = tempfile.TemporaryFile()
     start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     root = psutil.Process(child.pid)
     last: dict[int, tuple[str, float]] = {}
     known: dict[int, str] = {}
-    seen: dict[int, int] = {}
     while child.poll() is None:
         try:
             procs = [root, *root.children(recursive=True)]
@@ -77,15 +78,18 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
                     continue  # the shell Beam starts each SDK worker through
                 times = proc.cpu_times()
                 last[proc.pid] = (
-                    _role(proc, root.pid, known, seen),
+                    _role(proc, root.pid, known),
                     times.user + times.system,
                 )
             except psutil.Error:
                 pass  # exited between listing and reading: its last sample stands
         time.sleep(interval_s)
     wall = time.perf_counter() - start
+    log.seek(0)
+    errors = log.read().decode(errors="replace")
+    log.close()
     if child.returncode != 0:
-        raise SystemExit(f"ocrbeam run failed:\n{child.stderr.read().decode()[-3000:]}")
+        raise SystemExit(f"ocrbeam run failed:\n{errors[-3000:]}")
     cpu = {role: 0.0 for role in ROLES}
     counts = {role: 0 for role in ROLES}
     for role, seconds in last.values():
@@ -107,11 +111,7 @@ def main() -> None:
             folder = Path(tmp) / f"pages-{name}"
             write_page_folder(folder, args.dpi, n)
             out = Path(tmp) / f"out-{name}"
-            cmd = [sys.executable, "-m", "ocrbeam", "run", "--no_progress"]
-            cmd += ["--input", str(folder), "--output", str(out)]
-            for item in args.overrides:
-                cmd += ["--set", item]
-            runs[name] = sampled_run(cmd)
+            runs[name] = sampled_run(ocrbeam_run_command(folder, out, args.overrides))
     small, large = runs["small"], runs["large"]
     extra = args.pages - args.small
     per_page_ms = {
