@@ -1,5 +1,6 @@
 import io
 
+import numpy as np
 import pytest
 from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig, SourceConfig
@@ -69,6 +70,46 @@ def test_image_formats(fmt):
     data = encode(text_image(["hello"]), fmt)
     [(index, count, img)] = list(render_pages(data, RenderConfig()))
     assert (index, count) == (0, 1) and img.mode == "RGB"
+
+
+def _exif_rotated(img: Image.Image) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    return encode(img, "JPEG", exif=exif)
+
+
+@pytest.mark.parametrize(
+    "make, passed_through",
+    [
+        (lambda img: encode(img, "PNG"), True),
+        (lambda img: encode(img, "JPEG"), True),
+        (lambda img: encode(img.convert("L"), "PNG"), True),
+        (lambda img: encode(img.convert("RGBA"), "PNG"), False),
+        (lambda img: encode(img.convert("P"), "PNG"), False),
+        (lambda img: encode(img.convert("CMYK"), "JPEG"), False),
+        (lambda img: encode(img, "TIFF"), False),
+        (_exif_rotated, False),
+    ],
+    ids=["png", "jpeg", "grey-png", "rgba-png", "palette-png", "cmyk", "tiff", "exif"],
+)
+def test_plain_png_and_jpeg_pages_keep_their_bytes(make, passed_through):
+    from ocrbeam.transforms.engine import decode_png
+
+    data = make(text_image(["hello", "world"]))
+    [page], dead = split(data)
+    assert not dead
+    assert (page.image == data) is passed_through
+    # What the OCR stage decodes is the page the renderer saw, either way.
+    rendered = Image.open(io.BytesIO(data)).convert("RGB")
+    assert (page.width, page.height) == rendered.size
+    assert (decode_png(page.image)[:, :, ::-1] == np.asarray(rendered)).all()
+
+
+def test_downscaled_image_is_reencoded():
+    data = encode(text_image(["hello"] * 4), "PNG")
+    config = RenderConfig(isolate=False, max_pixels=100_000, downscale_oversize=True)
+    [page], _ = split(data, config=config)
+    assert page.image != data and page.width * page.height <= 100_000
 
 
 def split_all(

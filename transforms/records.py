@@ -49,7 +49,10 @@ class DonePage(NamedTuple):
 
 
 class PageImage(NamedTuple):
-    """One page of a document, rendered and encoded (PNG), ready for OCR."""
+    """One page of a document, rendered and encoded, ready for OCR.
+
+    ``image`` is a PNG, or a single-frame PNG or JPEG source image's own
+    bytes (they decode to the same pixels; see ``render.PageRenderer``)."""
 
     doc_id: str
     source_uri: str

@@ -22,6 +22,16 @@ PDFIUM_LOCK = threading.Lock()
 #: Images over maxPixels are only downscaled up to this many times the limit;
 #: beyond, decoding alone would need gigabytes (a 40k x 40k scan is 1.6 Gpx).
 _MAX_IMAGE_DOWNSCALE_FACTOR = 4
+#: Single-frame 8-bit RGB or grey PNG and JPEG images go on as their own
+#: bytes when they need no downscaling: the OCR stage decodes them to the same
+#: pixels as the PNG it would otherwise get, and the re-encode they are spared
+#: is most of the renderer's time on an image page.  Other modes (alpha,
+#: palette, 16-bit, CMYK) and JPEGs with an EXIF orientation are re-encoded,
+#: so that every decoder (Pillow here, OpenCV in a remote service) sees the
+#: same upright RGB page.
+_PASS_THROUGH_FORMATS = ("PNG", "JPEG")
+_PASS_THROUGH_MODES = ("RGB", "L")
+_EXIF_ORIENTATION = 0x0112
 
 _IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -126,6 +136,7 @@ class PageRenderer:
         self._config = config
         self._pdf: Any = None
         self._image: Any = None
+        self._image_bytes: Optional[bytes] = None
         self._count = 0
 
     def open(self, data: bytes, kind: str) -> int:
@@ -144,6 +155,7 @@ class PageRenderer:
             try:
                 self._image = Image.open(io.BytesIO(data))
                 self._count = getattr(self._image, "n_frames", 1)
+                self._image_bytes = data
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 raise SplitError(
                     "corrupt_image", f"the image cannot be decoded: {exc}"
@@ -156,7 +168,7 @@ class PageRenderer:
                 self._pdf.close()
         if self._image is not None:
             self._image.close()
-        self._pdf = self._image = None
+        self._pdf = self._image = self._image_bytes = None
         self._count = 0
 
     def _limit_scale(self, width: float, height: float, scale: float, index: int):
@@ -184,8 +196,24 @@ class PageRenderer:
         blank = self._config.skip_blank_pages and is_blank(
             image, self._config.blank_ink_fraction
         )
-        png = _encode_png(image, self._config.png_compress_level)
+        png = self._source_bytes(image)
+        if png is None:
+            png = _encode_png(image, self._config.png_compress_level)
         return png, image.width, image.height, blank
+
+    def _source_bytes(self, frame) -> Optional[bytes]:
+        """The open image's own bytes when they can stand for ``frame``."""
+        source = self._image
+        if (
+            self._image_bytes is None
+            or self._count != 1
+            or source.format not in _PASS_THROUGH_FORMATS
+            or source.mode not in _PASS_THROUGH_MODES
+            or frame.size != source.size
+            or source.getexif().get(_EXIF_ORIENTATION, 1) != 1
+        ):
+            return None
+        return self._image_bytes
 
     def text_layer(self, index: int) -> tuple[list[tuple], int, int]:
         """Lines of a PDF page's own text layer, in pixels at the render dpi.
