@@ -6,7 +6,9 @@ of each run: the launcher, Beam's SDK worker processes, the engine processes
 (those that load onnxruntime or Paddle) and the rest (renderers, the engine
 pool's server).  From the two runs it derives each role's fixed CPU seconds
 (start-up, model loads, shut-down) and its CPU milliseconds per page, so the
-pipeline's own cost per page shows next to the engines'.
+pipeline's own cost per page shows next to the engines'.  It also reports each
+role's peak resident memory (summed over its processes) in both runs: memory
+that grows with the pages of a run shows as the difference.
 
     python bench/overhead.py --pages 64 --small 2
 """
@@ -67,22 +69,25 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
     root = psutil.Process(child.pid)
     last: dict[int, tuple[str, float]] = {}
     known: dict[int, str] = {}
+    peak_rss = {role: 0 for role in ROLES}
     while child.poll() is None:
         try:
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
             procs = []
+        rss = {role: 0 for role in ROLES}
         for proc in procs:
             try:
                 if proc.name() in ("sh", "bash"):
                     continue  # the shell Beam starts each SDK worker through
+                role = _role(proc, root.pid, known)
                 times = proc.cpu_times()
-                last[proc.pid] = (
-                    _role(proc, root.pid, known),
-                    times.user + times.system,
-                )
+                rss[role] += proc.memory_info().rss
+                last[proc.pid] = (role, times.user + times.system)
             except psutil.Error:
                 pass  # exited between listing and reading: its last sample stands
+        for role, size in rss.items():
+            peak_rss[role] = max(peak_rss[role], size)
         time.sleep(interval_s)
     wall = time.perf_counter() - start
     log.seek(0)
@@ -95,7 +100,12 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
     for role, seconds in last.values():
         cpu[role] += seconds
         counts[role] += 1
-    return {"wall_s": round(wall, 2), "cpu_s": cpu, "processes": counts}
+    return {
+        "wall_s": round(wall, 2),
+        "cpu_s": cpu,
+        "processes": counts,
+        "peak_rss_mb": {r: round(v / 2**20) for r, v in peak_rss.items()},
+    }
 
 
 def main() -> None:
@@ -125,10 +135,12 @@ def main() -> None:
     outside = sum(v for r, v in per_page_ms.items() if r != "engine")
     print(f"{args.small} and {args.pages} pages; wall clock {small['wall_s']} s "
           f"and {large['wall_s']} s")  # fmt: skip
-    print(f"{'role':<12} {'processes':>9} {'fixed CPU s':>12} {'CPU ms/page':>12}")
+    print(f"{'role':<12} {'processes':>9} {'fixed CPU s':>12} {'CPU ms/page':>12}"
+          f" {'peak RSS MB':>16}")  # fmt: skip
     for r in ROLES:
+        rss = f"{small['peak_rss_mb'][r]} -> {large['peak_rss_mb'][r]}"
         print(f"{r:<12} {large['processes'][r]:>9} {fixed_s[r]:>12.1f} "
-              f"{per_page_ms[r]:>12.1f}")  # fmt: skip
+              f"{per_page_ms[r]:>12.1f} {rss:>16}")  # fmt: skip
     share = outside / (outside + per_page_ms["engine"])
     print(f"outside the engines: {outside:.0f} ms CPU per page ({share:.1%} of "
           f"a page's CPU)")  # fmt: skip

@@ -5,11 +5,14 @@ runner defaults and runs.  Tests call ``build_pipeline`` on a ``TestPipeline``.
 
 Graph::
 
-    ReadDocuments -> SplitPages (Reshuffle) -> OcrPages (RunInference:
+    ReadDocuments -> SplitPages (Reshuffle*) -> OcrPages (RunInference:
         PP-OCRv5, or PaddleOCR-VL with route vl)
         -> WritePages, AssembleDocuments -> WriteDocuments
         -> page files (cut-out images, drawn pages) -> WritePageFiles
     every stage's dead letters -> Flatten -> WriteDeadLetters
+
+    * not with the local engine pool: there the pages are OCR'd in the stage
+      that renders them (``ocr_blobs``).
 """
 
 from __future__ import annotations
@@ -142,7 +145,11 @@ def ocr_blobs(
     """SplitPages -> OcrPages: the stages the batch and streaming graphs share.
 
     The split stage starts the handler's models loading (``warm_up``) while
-    it renders."""
+    it renders.  With a machine-wide engine pool (``handler.pool_tag``) the
+    pages are not reshuffled between the two: every worker's pages reach the
+    same engines anyway, so they are OCR'd as they render, in the same stage,
+    and Beam's local runner never holds the rendered pages of the whole run
+    in memory."""
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
     handler = handler or page_handler(config, cpu_threads=cpu_threads)
@@ -156,6 +163,7 @@ def ocr_blobs(
         config.source,
         split_route,
         warm_up=handler.warm_up,
+        break_fusion=handler.pool_tag is None,
     )
     results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
         handler, fingerprint, fail_fast, progress_dir

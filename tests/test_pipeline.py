@@ -82,6 +82,8 @@ def test_model_loads_once_per_worker_process(tmp_path):
     )
     pipeline = TestPipeline(runner="FnApiRunner", options=options)
     out = build_pipeline(pipeline, [str(folder)], None, config, cpu_threads=1)
+    # One engine per worker process: pages are spread over the workers.
+    assert "SplitPages/BreakFusion" in _step_names(pipeline)
     assert_that(
         out.pages | "Keys" >> beam.Map(_page_key),
         equal_to([(f"doc{i}.pdf", p, 2) for i in range(3) for p in range(2)]),
@@ -127,6 +129,8 @@ def test_worker_processes_share_one_engine_pool(tmp_path):
         pipeline, [str(folder)], None, config, cpu_threads=1, engine_pool=2
     )
     assert out.engine_pool_tag
+    # The engines are shared: pages are OCR'd in the stage that renders them.
+    assert "SplitPages/BreakFusion" not in _step_names(pipeline)
     assert_that(out.pages, _text_matches_any_truth, label="known text")
     result = pipeline.run()
     result.wait_until_finish()
@@ -137,6 +141,11 @@ def test_worker_processes_share_one_engine_pool(tmp_path):
     assert not any(
         name.startswith(out.engine_pool_tag) for name in os.listdir(shared_dir())
     )
+
+
+def _step_names(pipeline) -> set[str]:
+    transforms = pipeline.to_runner_api().components.transforms
+    return {transform.unique_name for transform in transforms.values()}
 
 
 def _text_matches_any_truth(rows):

@@ -275,7 +275,13 @@ class SplitPages(beam.PTransform):
     """Fan documents out into PNG page images, then break fusion.
 
     The Reshuffle after the fan-out lets the pages of one document spread across
-    workers instead of all running where the document was read.
+    workers instead of all running where the document was read.  With
+    ``break_fusion=False`` the pages go straight on to the next transform in
+    the same stage: right when the next stage's engines are shared by every
+    worker of the machine anyway (ocrbeam's local engine pool), where a
+    Reshuffle would only make Beam's local runner hold every rendered page in
+    the launcher's memory, render them all before the first is OCR'd, and
+    copy each PNG through the launcher twice.
 
     Pages that need no OCR (blank pages; PDF pages taken from their text layer
     under ``route`` text_layer or auto) come out as finished ``PageResult`` rows.
@@ -297,8 +303,10 @@ class SplitPages(beam.PTransform):
         source: Optional[SourceConfig] = None,
         route: str = "ocr",
         warm_up: Optional[Callable[[], None]] = None,
+        break_fusion: bool = True,
     ):
         super().__init__()
+        self._break_fusion = break_fusion
         self._route = route
         self._warm_up = warm_up
         self._config = config
@@ -319,10 +327,9 @@ class SplitPages(beam.PTransform):
                 self._warm_up,
             )
         ).with_outputs(DEAD_LETTER_TAG, DIRECT_TAG, main="pages")
-        pages = typed(
-            typed(outputs.pages, PageImage) | "BreakFusion" >> beam.Reshuffle(),
-            PageImage,
-        )
+        pages = typed(outputs.pages, PageImage)
+        if self._break_fusion:
+            pages = typed(pages | "BreakFusion" >> beam.Reshuffle(), PageImage)
         dead = typed(outputs[DEAD_LETTER_TAG], DeadLetter)
         direct = typed(outputs[DIRECT_TAG], PageResult)
         return pages, dead, direct
