@@ -187,3 +187,16 @@ def test_engine_pool_counts_a_load_that_ends_after_the_last_page():
     with pytest.raises(RuntimeError, match="no model"):
         broken.predict(b"page")
     assert broken.take_new_loads() == 0
+
+
+def test_engine_pool_takes_fixed_batches_of_several_pages_per_engine():
+    """With the pool, the worker that holds the last (or only) long document
+    is its only client: batches must be long enough that its engines do not
+    idle at the end of each one."""
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    ocr = load_config(None, ["ocr.batchSize=4"]).ocr
+    pooled = PPOCRv5ModelHandler(ocr, "h", engine_pool=2).batch_elements_kwargs()
+    assert pooled == {"min_batch_size": 16, "max_batch_size": 16}
+    own = PPOCRv5ModelHandler(ocr, "h").batch_elements_kwargs()
+    assert own == {"min_batch_size": 1, "max_batch_size": 4}

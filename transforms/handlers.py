@@ -38,6 +38,8 @@ _LOG = logging.getLogger(__name__)
 
 PageOutcome = Union[PageResult, PageWithArtifacts, DeadLetter]
 STAGE = "ocr"
+#: Pages per engine in one RunInference batch with a shared engine pool.
+_POOL_PAGES_PER_ENGINE = 8
 
 
 class OcrEngine:
@@ -365,12 +367,18 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         return self.namespace
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
-        # With a shared pool a batch must hold enough pages for every engine.
-        least = self._pool_size or 1
-        return {
-            "min_batch_size": least,
-            "max_batch_size": max(least, self._config.batch_size),
-        }
+        if self._pool_size:
+            # A shared pool: fixed batches of several pages per engine.  The
+            # pages are OCR'd in the stage that renders them, so a worker
+            # holding the last (or only) long document is the pool's only
+            # client: in batches of 2-4 pages, the engines idled at the end
+            # of every batch (one 32-page PDF took 86-88 s against 77-79 s
+            # with the Reshuffle; in batches of 16, 76 s).
+            size = max(
+                self._config.batch_size, _POOL_PAGES_PER_ENGINE * self._pool_size
+            )
+            return {"min_batch_size": size, "max_batch_size": size}
+        return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
 
 
 def with_visualization(row: PageResult, png: bytes, drawn: bytes):
