@@ -272,7 +272,7 @@ class _SplitDoFn(beam.DoFn):
 
 
 class SplitPages(beam.PTransform):
-    """Fan documents out into PNG page images, then break fusion.
+    """Fan documents out into page images, then (by default) break fusion.
 
     The Reshuffle after the fan-out lets the pages of one document spread across
     workers instead of all running where the document was read.  With

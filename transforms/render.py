@@ -26,7 +26,7 @@ _MAX_IMAGE_DOWNSCALE_FACTOR = 4
 #: bytes when they need no downscaling: the OCR stage decodes them to the same
 #: pixels as the PNG it would otherwise get, and the re-encode they are spared
 #: is most of the renderer's time on an image page.  Other modes (alpha,
-#: palette, 16-bit, CMYK) and JPEGs with an EXIF orientation are re-encoded,
+#: palette, 16-bit, CMYK) and images with an EXIF orientation are re-encoded,
 #: so that every decoder (Pillow here, OpenCV in a remote service) sees the
 #: same upright RGB page.
 _PASS_THROUGH_FORMATS = ("PNG", "JPEG")
