@@ -9,15 +9,18 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
    Both are timed twice: OCR only (the engine warm: the strictest
    comparison) and end to end (processes started, PaddleOCR imported, models
    loaded: what a script doing the same job pays, as the pipeline does);
-3. pipeline: ``ocrbeam run`` on the folder (FnApiRunner, one worker process per
-   core, the engines shared by them), wall clock of the whole command, startup
-   and model loads included; and again on the first ``--small`` pages, which
-   gives the steady-state rate (extra pages / extra seconds: the fixed start
-   and end cancel out) and the fixed cost;
-4. the same two pipeline runs with one worker process (scaling);
+3. pipeline: ``ocrbeam run`` on the folder (the default local run: Beam in its
+   own process, a pool of one engine process per core), wall clock of the
+   whole command, startup and model loads included; and again on the first
+   ``--small`` pages, which gives the steady-state rate (extra pages / extra
+   seconds: the fixed start and end cancel out) and the fixed cost;
+4. the same two pipeline runs with one engine process (scaling);
 5. with ``--ab-pairs K``: K interleaved pairs of the large run with the shared
    engine pool on and off (single runs vary by +-10% on a shared machine);
-6. with ``--ratio-pairs K``: K more interleaved pairs of (best direct, one
+6. with ``--mode-pairs K``: K interleaved pairs of the large run as it is and
+   with ``--direct_running_mode multi_processing`` (Beam's SDK worker
+   processes sharing the pool: the default local run before session 8);
+7. with ``--ratio-pairs K``: K more interleaved pairs of (best direct, one
    process per core; ``ocrbeam run``) on the large page set, so that the
    machine's drift between runs falls on both sides alike: the ratio of each
    pair and their median.
@@ -100,8 +103,12 @@ def direct(paths: list[Path], processes: int, overrides: list[str]) -> dict:
     }
 
 
-def pipeline(folder: Path, out: Path, overrides: list[str], workers: int) -> dict:
-    cmd = ocrbeam_run_command(folder, out, overrides, "--workers", str(workers))
+def pipeline(
+    folder: Path, out: Path, overrides: list[str], workers: int, *options: str
+) -> dict:
+    cmd = ocrbeam_run_command(
+        folder, out, overrides, "--workers", str(workers), *options
+    )
     with Timer() as t:
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -151,7 +158,7 @@ def main() -> None:
     parser.add_argument(
         "--no-scaling",
         action="store_true",
-        help="skip the one-worker pipeline runs",
+        help="skip the one-engine pipeline runs",
     )
     parser.add_argument(
         "--ab-pairs",
@@ -159,6 +166,13 @@ def main() -> None:
         default=0,
         help="also run the large pipeline run this many times with "
         "ocr.sharedEngines on and off, interleaved, and compare",
+    )
+    parser.add_argument(
+        "--mode-pairs",
+        type=int,
+        default=0,
+        help="also run the large pipeline run this many times as it is and "
+        "with --direct_running_mode multi_processing, interleaved, and compare",
     )
     parser.add_argument(
         "--ratio-pairs",
@@ -199,6 +213,13 @@ def main() -> None:
                 extra = [f"ocr.sharedEngines={shared}"]
                 run = pipeline(folder, out, args.overrides + extra, n)
                 ab[shared].append(run["seconds_wall"])
+        modes = {"in_process": [], "multi_processing": []}
+        for i in range(args.mode_pairs):
+            for mode in modes:
+                out = Path(tmp) / f"out-mode-{i}-{mode}"
+                extra = [] if mode == "in_process" else ["--direct_running_mode", mode]
+                run = pipeline(folder, out, args.overrides, n, *extra)
+                modes[mode].append(run["seconds_wall"])
         pairs = []
         for i in range(args.ratio_pairs):
             d = direct(paths, n, args.overrides)
@@ -231,7 +252,7 @@ def main() -> None:
     for workers in sorted(steady):
         large = runs[workers, "large"]
         print(
-            f"ocrbeam run, {workers} worker process(es): {large['pages_per_s']:.3f} "
+            f"ocrbeam run, {workers} engine process(es): {large['pages_per_s']:.3f} "
             f"pages/s wall clock ({large['seconds_wall']:.0f} s); steady state "
             f"{steady[workers]['pages_per_s']:.3f} pages/s (from the {small_n}-page "
             f"run: {steady[workers]['fixed_seconds']:.0f} s fixed start and end)"
@@ -241,6 +262,12 @@ def main() -> None:
         print(
             f"ocrbeam run, sharedEngines={shared}: {seconds} s, mean "
             f"{mean:.1f} s ({args.pages / mean:.3f} pages/s)"
+        )
+    for mode, seconds in modes.items() if args.mode_pairs else ():
+        mean = sum(seconds) / len(seconds)
+        print(
+            f"ocrbeam run, {mode}: {seconds} s, mean {mean:.1f} s "
+            f"({args.pages / mean:.3f} pages/s)"
         )
     print(
         f"direct end to end (processes started, models loaded, then OCR), best: "
@@ -285,6 +312,7 @@ def main() -> None:
             "ratio_steady": round(steady_ratio, 3),
             "ratio_end_to_end": round(ratio_e2e, 3),
             "ab_shared_engines_seconds": ab if args.ab_pairs else None,
+            "mode_pairs_seconds": modes if args.mode_pairs else None,
             "ratio_pairs": pairs or None,
             "ratio_pairs_median": (
                 _median([p["ratio"] for p in pairs]) if pairs else None

@@ -46,10 +46,12 @@ configuration:
   configs/vl-vllm.yaml, configs/vl-remote.yaml.
 
 Apache Beam options (passed through; the common ones):
-  --runner NAME               default: FnApiRunner, multi-process, one worker per
-                              core (no Prism download); DataflowRunner,
-                              FlinkRunner, PortableRunner, DaskRunner ...
-  --direct_num_workers N      local worker processes (same as --workers)
+  --runner NAME               default: FnApiRunner in this process, one engine
+                              process per core (no Prism download);
+                              DataflowRunner, FlinkRunner, PortableRunner,
+                              DaskRunner ...
+  --direct_num_workers N      local Beam worker processes (with
+                              --direct_running_mode multi_processing)
   --direct_running_mode MODE  in_memory | multi_threading | multi_processing
   --project, --region, --temp_location, --staging_location  (Dataflow)
   --setup_file ./setup.py     stage ocrbeam to remote workers

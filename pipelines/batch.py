@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
@@ -72,6 +72,9 @@ class BatchOutputs:
     documents: Optional[beam.PCollection] = None
     #: Tag of the machine-wide engine pool (local multi-process runs), if any.
     engine_pool_tag: Optional[str] = None
+    #: Starts that pool's engines loading in the calling process and returns
+    #: its handle (``PPOCRv5ModelHandler.warm_up``); None without a pool.
+    start_engine_pool: Optional[Callable[[], Any]] = None
 
 
 def _to_done_page(row: PageResult) -> DonePage:
@@ -217,8 +220,8 @@ def build_pipeline(
 
     With ``skip_done``, pages that ``output`` already holds for this config are
     read back and neither rendered nor OCR'd again.  ``engine_pool``: the
-    number of engines of a pool shared by the worker processes of this machine
-    (local multi-process runs); None: one engine per worker process.
+    number of engines of a pool shared by this machine's bundles (local
+    runs); None: one engine per worker process.
     """
     fingerprint = config.fingerprint()
     fail_fast = config.on_error == "fail"
@@ -240,6 +243,7 @@ def build_pipeline(
         pages=results,
         dead_letters=dead,
         engine_pool_tag=handler.pool_tag,
+        start_engine_pool=handler.warm_up if handler.pool_tag else None,
     )
     outputs.writes.extend(write_bigquery(results, dead, config.sink.bigquery))
     if output:
@@ -292,44 +296,90 @@ def _use_fixed_dask_runner(options: PipelineOptions) -> None:
         standard.runner = DASK_RUNNER
 
 
+class LocalPlan(NamedTuple):
+    """How a run uses this machine (see ``_apply_local_defaults``)."""
+
+    #: Intra-op threads per engine; None where the runner is not local.
+    threads: Optional[int]
+    #: Engines of the machine's pool; None: one engine per worker process.
+    engines: Optional[int]
+
+
+def _poolable(config: PipelineConfig) -> bool:
+    """Whether this config's pages can go to a pool of local engines: the
+    PP-OCRv5 route with a local backend (a remote service is its own pool)."""
+    return (
+        config.ocr.shared_engines
+        and config.route != "vl"
+        and config.ocr.backend != "remote"
+    )
+
+
 def _apply_local_defaults(
-    options: PipelineOptions, workers: Optional[int]
-) -> Optional[int]:
-    """Default to FnApiRunner, one process per core; return threads per process."""
+    options: PipelineOptions,
+    workers: Optional[int],
+    config: PipelineConfig,
+    own_pipeline: bool,
+) -> LocalPlan:
+    """Default to FnApiRunner and use every core; return threads and engines.
+
+    The default local run (no ``--runner``) keeps Beam in this process
+    (``in_memory``: one bundle at a time, no SDK worker processes to start)
+    and OCRs the pages in a pool of ``--workers`` engine processes, one per
+    core by default, each page going to whichever engine is free.  Starting
+    two SDK worker processes (each importing Beam) and stopping them cost
+    7-10 s of a 32-page run on two cores, more than their rendering and
+    writing in parallel gained.  Configs whose pages cannot be pooled (VL,
+    ``ocr.backend=remote``, ``ocr.sharedEngines=false``), and an explicit
+    ``--direct_running_mode``, run Beam's SDK worker processes as before:
+    ``--workers`` of them, one per core by default.
+    """
     standard = options.view_as(StandardOptions)
     direct = options.view_as(DirectOptions)
+    cores = os.cpu_count() or 1
+    explicit_mode = options.get_all_options(drop_default=True).get(
+        "direct_running_mode"
+    )
     if standard.runner is None:
         # FnApiRunner directly: DirectRunner would first try to download Prism.
         standard.runner = "FnApiRunner"
-        direct.direct_running_mode = "multi_processing"
-        direct.direct_num_workers = workers or (os.cpu_count() or 1)
+        if explicit_mode is None and own_pipeline and _poolable(config):
+            engines = workers or cores
+            direct.direct_running_mode = "in_memory"
+            direct.direct_num_workers = 1
+            return LocalPlan(max(1, cores // engines), engines)
+        direct.direct_running_mode = explicit_mode or "multi_processing"
+        direct.direct_num_workers = workers or cores
     elif workers:
         direct.direct_num_workers = workers
-    if standard.runner in LOCAL_RUNNERS:
-        processes = direct.direct_num_workers or (os.cpu_count() or 1)
-        if direct.direct_running_mode == "multi_processing":
-            return max(1, (os.cpu_count() or 1) // processes)
-        return max(1, os.cpu_count() or 1)
-    return None
+    if standard.runner not in LOCAL_RUNNERS:
+        return LocalPlan(None, None)
+    processes = direct.direct_num_workers or cores
+    if direct.direct_running_mode != "multi_processing":
+        return LocalPlan(cores, None)
+    # Beam's worker processes, one engine each or all sharing the pool.
+    pooled = own_pipeline and _poolable(config) and processes > 1
+    return LocalPlan(max(1, cores // processes), processes if pooled else None)
 
 
-def _engine_pool_size(
-    options: PipelineOptions, config: PipelineConfig, own_pipeline: bool
-) -> Optional[int]:
-    """Engines of a machine-wide pool for a local multi-process run, else None."""
-    standard = options.view_as(StandardOptions)
-    direct = options.view_as(DirectOptions)
-    processes = direct.direct_num_workers or 1
-    if (
-        own_pipeline
-        and config.ocr.shared_engines
-        and config.route != "vl"
-        and standard.runner in LOCAL_RUNNERS
-        and direct.direct_running_mode == "multi_processing"
-        and processes > 1
-    ):
-        return processes
-    return None
+def _start_engine_pool(outputs: BatchOutputs) -> Any:
+    """Start the run's engine pool loading in this process; None without one,
+    or if it cannot start here (the split stage then starts it, as in a
+    pipeline run by other means)."""
+    if outputs.start_engine_pool is None:
+        return None
+    try:
+        return outputs.start_engine_pool()
+    except Exception as exc:  # noqa: BLE001 - the split stage starts it then
+        _LOG.warning("could not start the engines early (they load later): %s", exc)
+        return None
+
+
+def _stop_engine_pool(pool: Any) -> None:
+    try:
+        pool.close()
+    except Exception as exc:  # noqa: BLE001 - the run's result stands
+        _LOG.warning("stopping the engine pool failed: %s", exc)
 
 
 @dataclass
@@ -388,7 +438,9 @@ def run(
     run_id = accounting.new_run_id()
 
     _use_fixed_dask_runner(options)
-    threads = _apply_local_defaults(options, ours.workers)
+    plan = _apply_local_defaults(
+        options, ours.workers, config, own_pipeline=test_pipeline is None
+    )
     local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
     progress_dir = None
     if local and not ours.no_progress and test_pipeline is None:
@@ -400,13 +452,16 @@ def run(
         ours.input,
         ours.output,
         config,
-        cpu_threads=threads,
+        cpu_threads=plan.threads,
         progress_dir=progress_dir,
         run_id=run_id,
         skip_done=skip_done,
-        engine_pool=_engine_pool_size(options, config, test_pipeline is None),
+        engine_pool=plan.engines,
     )
     monitor = ProgressMonitor(progress_dir).start() if progress_dir else None
+    # A local run's engine pool lives in this process: its engines load while
+    # Beam plans the graph (and starts any worker processes, which connect).
+    pool = _start_engine_pool(outputs)
     try:
         result = pipeline.run()
         result.wait_until_finish()
@@ -414,6 +469,8 @@ def run(
         if monitor:
             monitor.stop()
             shutil.rmtree(progress_dir, ignore_errors=True)
+        if pool is not None:
+            _stop_engine_pool(pool)
         if outputs.engine_pool_tag:
             remove_shared_files(outputs.engine_pool_tag)
     accounting.cleanup_after_run(ours.output, run_id, force=ours.force)

@@ -34,6 +34,8 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
             "sink.jsonl=true",
             "--set",
             "sink.markdownFiles=true",
+            "--workers",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -42,6 +44,8 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     assert "progress:" in proc.stderr and "summary:" in proc.stderr
+    # The default local run: one pool of two engines, each loaded once.
+    assert "this run: 2 model load(s)" in proc.stderr
     assert (out / "_SUMMARY.json").is_file()
     pages = ds.dataset(str(out / "pages"), format="parquet").to_table()
     errors = ds.dataset(str(out / "errors"), format="parquet").to_table()

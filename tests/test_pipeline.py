@@ -189,14 +189,108 @@ def test_engine_pool_counts_a_load_that_ends_after_the_last_page():
     assert broken.take_new_loads() == 0
 
 
-def test_engine_pool_takes_fixed_batches_of_several_pages_per_engine():
-    """With the pool, the worker that holds the last (or only) long document
-    is its only client: batches must be long enough that its engines do not
-    idle at the end of each one."""
+def test_engine_pool_takes_fixed_batches_of_many_pages_per_engine():
+    """With the pool, one bundle thread feeds every engine (and in a
+    multi-process run the worker holding the last long document is the
+    pool's only client): batches must be long enough that the engines seldom
+    idle at their ends."""
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
     ocr = load_config(None, ["ocr.batchSize=4"]).ocr
     pooled = PPOCRv5ModelHandler(ocr, "h", engine_pool=2).batch_elements_kwargs()
-    assert pooled == {"min_batch_size": 16, "max_batch_size": 16}
+    assert pooled == {"min_batch_size": 64, "max_batch_size": 64}
     own = PPOCRv5ModelHandler(ocr, "h").batch_elements_kwargs()
     assert own == {"min_batch_size": 1, "max_batch_size": 4}
+
+
+def test_engine_pool_close_stops_loaded_engines_and_late_loads():
+    """``ocrbeam run`` closes the pool it created when the pipeline ends: the
+    loaded engines stop, and one still loading stops as soon as it loads."""
+    import threading
+
+    from ocrbeam.transforms.handlers import EnginePool
+
+    release = threading.Event()
+    closed = []
+
+    class _Engine:
+        loads = 1
+
+        def __init__(self, name):
+            self.name = name
+
+        def predict(self, png):
+            return png
+
+        def close(self):
+            closed.append(self.name)
+
+    names = iter(["first", "late"])
+
+    def factory():
+        name = next(names)
+        if name == "late":
+            release.wait(10)
+        return _Engine(name)
+
+    pool = EnginePool(factory, 2)
+    assert pool.predict(b"page") == b"page"  # served by the first engine
+    pool.close()
+    assert closed == ["first"]
+    release.set()
+    for _ in range(100):
+        if len(closed) == 2:
+            break
+        threading.Event().wait(0.05)
+    assert closed == ["first", "late"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "settings", "own", "expected"),
+    [
+        # The default: Beam in this process, a pool of one engine per core.
+        ([], [], True, ("in_memory", 1, (1, 2))),
+        (["--workers=1"], [], True, ("in_memory", 1, (2, 1))),
+        # Pages that cannot be pooled: Beam's worker processes, one per core.
+        ([], ["ocr.sharedEngines=false"], True, ("multi_processing", 2, (1, None))),
+        (
+            [],
+            ["route=vl", "vl.backend=remote", "vl.remoteUrl=http://127.0.0.1:1"],
+            True,
+            ("multi_processing", 2, (1, None)),
+        ),
+        (
+            [],
+            ["ocr.backend=remote", "ocr.remoteUrl=http://127.0.0.1:1"],
+            True,
+            ("multi_processing", 2, (1, None)),
+        ),
+        # An explicit mode is the user's: worker processes sharing the pool.
+        (
+            ["--direct_running_mode", "multi_processing"],
+            [],
+            True,
+            ("multi_processing", 2, (1, 2)),
+        ),
+        # A pipeline handed in (tests) builds no pool of its own.
+        ([], [], False, ("multi_processing", 2, (1, None))),
+        # Remote runners: no local threads or pool.
+        (["--runner", "DataflowRunner"], [], True, (None, None, (None, None))),
+    ],
+)
+def test_local_runs_use_every_core(monkeypatch, argv, settings, own, expected):
+    from apache_beam.options.pipeline_options import DirectOptions
+    from ocrbeam.pipelines.batch import _apply_local_defaults
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    workers = 1 if "--workers=1" in argv else None  # ocrbeam's own option
+    options = PipelineOptions([a for a in argv if a != "--workers=1"])
+    plan = _apply_local_defaults(
+        options, workers, load_config(None, settings), own_pipeline=own
+    )
+    direct = options.view_as(DirectOptions)
+    mode, processes, (threads, engines) = expected
+    if mode is not None:
+        assert direct.direct_running_mode == mode
+        assert direct.direct_num_workers == processes
+    assert (plan.threads, plan.engines) == (threads, engines)

@@ -264,15 +264,15 @@ class PPOCRv5Config(_RemoteSettings):
     cpu_threads: Optional[int] = Field(
         None,
         gt=0,
-        description="Intra-op threads per worker process. None: 1 when the "
-        "local runner uses one process per core, else the core count.",
+        description="Intra-op threads per engine. None: cores / engines in "
+        "local runs (1 with one engine per core), else the core count.",
     )
     shared_engines: bool = Field(
         True,
-        description="Local multi-process runs: one pool of engines (one per "
-        "worker process) shared by all worker processes of the machine, each "
-        "page going to whichever engine is free, and loading while pages "
-        "render. false: each worker process holds its own engine.",
+        description="Local runs: Beam in ocrbeam's own process and one pool "
+        "of engine processes (--workers, one per core by default), each page "
+        "going to whichever engine is free, loading while Beam plans the "
+        "graph. false: Beam worker processes, each holding its own engine.",
     )
     page_timeout_s: Optional[float] = Field(
         300.0,

@@ -38,8 +38,9 @@ _LOG = logging.getLogger(__name__)
 
 PageOutcome = Union[PageResult, PageWithArtifacts, DeadLetter]
 STAGE = "ocr"
-#: Pages per engine in one RunInference batch with a shared engine pool.
-_POOL_PAGES_PER_ENGINE = 8
+#: Pages per engine in one RunInference batch with a shared engine pool (with
+#: two engines, 64 page images of 0.2-1 MB each in memory at a time).
+_POOL_PAGES_PER_ENGINE = 32
 
 
 class OcrEngine:
@@ -103,14 +104,16 @@ class OcrEngine:
 
 
 class EnginePool:
-    """Engines shared by every worker process of one machine: a page goes to
-    whichever engine is free, so no process idles while another still has a
-    queue (Beam's local runner hands each process a fixed share of a stage's
-    pages).  Served to the worker processes by Beam's ``MultiProcessShared``.
+    """A machine's engines, shared by a local run: a page goes to whichever
+    engine is free.  Served by Beam's ``MultiProcessShared`` from the process
+    that creates it: ``ocrbeam run``'s own process, where the default local
+    run keeps Beam too; with ``--direct_running_mode multi_processing`` Beam's
+    worker processes connect to it (the local runner hands each of them a
+    fixed share of a stage's pages, so none idles while another has a queue).
 
-    The engines start loading in the background as soon as the pool exists,
-    so a pool created early (``PPOCRv5ModelHandler.warm_up``, called by the
-    split stage) loads while pages render.
+    The engines start loading in the background as soon as the pool exists:
+    ``ocrbeam run`` creates it before the pipeline starts
+    (``PPOCRv5ModelHandler.warm_up``), and the split stage's setup otherwise.
     """
 
     def __init__(self, factory, size: int):
@@ -118,6 +121,7 @@ class EnginePool:
         self._engines: list = []
         self._lock = threading.Lock()
         self._reported = 0
+        self._closed = False
         # Loads under way count as loads from the start: an engine that
         # finishes loading after the last page has been paid for all the same,
         # and nothing would report it later.
@@ -139,9 +143,21 @@ class EnginePool:
             self._idle.put(exc)
             return
         with self._lock:
-            self._engines.append(engine)
             self._loading -= 1
+            if self._closed:  # the run ended while this engine loaded
+                engine.close()
+                return
+            self._engines.append(engine)
         self._idle.put(engine)
+
+    def close(self) -> None:
+        """Stop the engines (the run is over); one still loading stops as
+        soon as it has loaded."""
+        with self._lock:
+            self._closed = True
+            engines, self._engines = self._engines, []
+        for engine in engines:
+            engine.close()
 
     def predict(self, png: bytes) -> EngineOutput:
         engine = self._idle.get()
@@ -368,12 +384,13 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         if self._pool_size:
-            # A shared pool: fixed batches of several pages per engine.  The
-            # pages are OCR'd in the stage that renders them, so a worker
-            # holding the last (or only) long document is the pool's only
-            # client: in batches of 2-4 pages, the engines idled at the end
-            # of every batch (one 32-page PDF took 86-88 s against 77-79 s
-            # with the Reshuffle; in batches of 16, 76 s).
+            # A shared pool: fixed batches of many pages per engine.  The
+            # pages are OCR'd in the stage that renders them, and the default
+            # local run has one bundle thread: while it waits for a batch, no
+            # page is rendered, so at the end of every batch all engines but
+            # the last idle for half a page on average (about 0.5 / 32 of a
+            # batch of 32 pages per engine).  In batches of 2-4 pages one
+            # 32-page PDF took 86-88 s against 77-79 s; in batches of 16, 76 s.
             size = max(
                 self._config.batch_size, _POOL_PAGES_PER_ENGINE * self._pool_size
             )
@@ -567,13 +584,17 @@ class PPOCRv5ModelHandler(PageModelHandler):
             always_proxy=True,
         ).acquire()
 
-    def warm_up(self) -> None:
+    def warm_up(self):
         """Start the machine's shared engines loading (pool mode; else nothing).
 
-        The split stage calls it in its setup, so the engines load while the
-        pages render instead of after."""
-        if self._pool_size:
-            self._shared_pool()
+        ``ocrbeam run`` calls it before it starts the pipeline: the pool then
+        lives in the launcher, and the engines load while Beam starts its
+        worker processes.  The split stage calls it again in its setup, which
+        then just connects; in a pipeline run by other means, that call starts
+        the engines loading while the pages render instead of after.  Returns
+        the pool's handle (``close()`` stops the engines), or None.
+        """
+        return self._shared_pool() if self._pool_size else None
 
     def load_model(self) -> OcrEngine:
         start = time.perf_counter()

@@ -57,7 +57,10 @@ class OcrbeamOptions(PipelineOptions):
             type=int,
             default=None,
             metavar="N",
-            help="Local runs: worker processes (default: one per CPU core).",
+            help="Local runs: engine processes in the machine's pool, or "
+            "Beam worker processes where pages are not pooled (VL, remote "
+            "engine, ocr.sharedEngines=false, --direct_running_mode "
+            "multi_processing). Default: one per CPU core.",
         )
         parser.add_argument(
             "--no_progress",
