@@ -70,7 +70,7 @@ class BatchOutputs:
     dead_letters: beam.PCollection
     writes: list = field(default_factory=list)
     documents: Optional[beam.PCollection] = None
-    #: Tag of the machine-wide engine pool (local multi-process runs), if any.
+    #: Tag of the machine-wide engine pool (local runs), if any.
     engine_pool_tag: Optional[str] = None
     #: Starts that pool's engines loading in the calling process and returns
     #: its handle (``PPOCRv5ModelHandler.warm_up``); None without a pool.

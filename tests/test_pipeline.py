@@ -235,6 +235,7 @@ def test_engine_pool_close_stops_loaded_engines_and_late_loads():
 
     pool = EnginePool(factory, 2)
     assert pool.predict(b"page") == b"page"  # served by the first engine
+    assert pool.take_new_loads() == 2
     pool.close()
     assert closed == ["first"]
     release.set()
@@ -243,6 +244,7 @@ def test_engine_pool_close_stops_loaded_engines_and_late_loads():
             break
         threading.Event().wait(0.05)
     assert closed == ["first", "late"]
+    assert pool.take_new_loads() == 0  # closing takes back no load
 
 
 @pytest.mark.parametrize(

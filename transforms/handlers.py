@@ -143,11 +143,12 @@ class EnginePool:
             self._idle.put(exc)
             return
         with self._lock:
+            self._engines.append(engine)  # its load counts either way
             self._loading -= 1
-            if self._closed:  # the run ended while this engine loaded
-                engine.close()
-                return
-            self._engines.append(engine)
+            closed = self._closed
+        if closed:  # the run ended while this engine loaded
+            engine.close()
+            return
         self._idle.put(engine)
 
     def close(self) -> None:
@@ -155,7 +156,7 @@ class EnginePool:
         soon as it has loaded."""
         with self._lock:
             self._closed = True
-            engines, self._engines = self._engines, []
+            engines = list(self._engines)  # kept: their loads stay counted
         for engine in engines:
             engine.close()
 
