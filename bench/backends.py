@@ -4,18 +4,22 @@ Cuts the text lines of N pages (rendered from the real PDFs in tests/data,
 detected by PP-OCRv5 mobile as the OCR pipeline does), then, one intra-op
 thread, side by side in one run:
 
-* the recogniser (int8, ocrbeam's default) on onnxruntime with batches of
-  1, 4, 8 and 16 lines sorted by width (PaddleOCR's own order: a batch is
-  padded to its widest line, so sorting keeps the padding small);
+* the recogniser with int8 convolutions (the shipped file) on onnxruntime
+  with batches of 1, 4, 8 and 16 lines sorted by width (PaddleOCR's own
+  order: a batch is padded to its widest line, so sorting keeps the padding
+  small);
+* on CPUs with VNNI, the recogniser ocrbeam runs by default: the same with
+  its character classifier quantised too (``int8+head``, as
+  ``bundled_model_dirs`` assembles it);
 * the recogniser (fp32 and int8) and the detector (fp32) on onnxruntime and,
   when the ``openvino`` package is installed (it is not a dependency of
   ocrbeam), on OpenVINO's CPU plugin.
 
-Each variant is timed in ``--repeat`` interleaved rounds (the fastest is
-kept: this machine's speed drifts between minutes). Prints seconds per page,
-and for the recogniser the character disagreement (edit distance per
-character, greedy CTC decoding) with onnxruntime fp32, so a faster variant
-that reads differently shows.
+Each variant is timed in ``--repeat`` interleaved rounds; the fastest and
+the median are printed (this machine's speed drifts between minutes).  Prints
+seconds per page, and for the recogniser the character disagreement (edit
+distance per character, greedy CTC decoding) with onnxruntime fp32, so a
+faster variant that reads differently shows.
 
     python bench/backends.py --pages 2
     pip install openvino && python bench/backends.py --pages 2
@@ -24,6 +28,7 @@ that reads differently shows.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -138,6 +143,13 @@ def main() -> None:
     fp32 = str(dirs["rec"] / "inference.onnx")
     int8 = str(Path(__file__).resolve().parent.parent / "ocrbeam" / "models"
                / "PP-OCRv5_mobile_rec_int8.onnx")  # fmt: skip
+    from ocrbeam.transforms.onnx_fold import cpu_has_vnni
+    from ocrbeam.transforms.weights import bundled_model_dirs
+
+    recognisers = [("fp32", fp32), ("int8", int8)]
+    if cpu_has_vnni():
+        assembled = bundled_model_dirs("onnxruntime", rec_precision="int8")["rec"]
+        recognisers.append(("int8+head", str(assembled / "inference.onnx")))
     characters = yaml.safe_load((dirs["rec"] / "inference.yml").read_text())[
         "PostProcess"
     ]["character_dict"]
@@ -154,7 +166,9 @@ def main() -> None:
     # machine's speed drifts by 10-30% between minutes), keeping the fastest.
     variants = []
     for backend, build in backends.items():
-        for precision, path in (("fp32", fp32), ("int8", int8)):
+        for precision, path in recognisers:
+            if backend != "onnxruntime" and precision == "int8+head":
+                continue  # DynamicQuantizeMatMul is onnxruntime's own op
             run = build(path)
             sizes = (
                 BATCH_SIZES if (backend, precision) == ("onnxruntime", "int8") else (1,)
@@ -189,6 +203,7 @@ def main() -> None:
             "precision": precision,
             "batch": size,
             "s_per_page": round(min(values), 3),
+            "s_per_page_median": round(statistics.median(values), 3),
             "s_per_page_runs": [round(v, 3) for v in values],
         }
         if model == "rec":
@@ -202,8 +217,10 @@ def main() -> None:
             else ""
         )
         print(
-            f"{r['model']} {r['backend']:<11} {r['precision']} batch {r['batch']:>2}: "
-            f"{r['s_per_page']:.3f} s/page (fastest of {r['s_per_page_runs']})"
+            f"{r['model']} {r['backend']:<11} {r['precision']:<9} "
+            f"batch {r['batch']:>2}: "
+            f"{r['s_per_page']:.3f} s/page, median {r['s_per_page_median']:.3f} "
+            f"(of {r['s_per_page_runs']})"
             f"{extra}"
         )
     emit({"bench": "backends", "pages": pages, "lines": len(crops), "results": rows})

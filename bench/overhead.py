@@ -4,8 +4,9 @@ Renders pages from the real PDFs in tests/data to PNG, runs ``ocrbeam run`` on
 a small and on a large set of them, and samples the CPU time of every process
 of each run: the launcher (which runs Beam itself in the default local run),
 Beam's SDK worker processes (none in the default local run; ``--set
-ocr.sharedEngines=false`` brings them back), the engine processes (those that load onnxruntime or
-Paddle) and the rest (renderers, a separate engine pool server).  From the two runs it derives each role's fixed CPU seconds
+ocr.sharedEngines=false`` brings them back), the engine processes (those that
+load onnxruntime or Paddle) and the rest (renderers, a separate engine pool
+server).  From the two runs it derives each role's fixed CPU seconds
 (start-up, model loads, shut-down) and its CPU milliseconds per page, so the
 pipeline's own cost per page shows next to the engines'.  It also reports each
 role's peak resident memory (summed over its processes) in both runs: memory

@@ -8,7 +8,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from ocrbeam.transforms.onnx_fold import fold  # noqa: E402
+from ocrbeam.transforms.onnx_fold import (  # noqa: E402
+    cpu_has_vnni,
+    fold,
+    quantize_ctc_head,
+)
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
@@ -118,6 +122,91 @@ def test_a_tensor_other_ops_also_read_is_left_alone():
     folded, counts = fold(model)
     assert counts.get("affine_into_conv", 0) == 0
     np.testing.assert_allclose(_run(folded, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def _ctc_head_model(classes: int = 600):
+    """features (1, T, 16) -> Transpose-free MatMul(W) + b -> Flatten ->
+    Softmax -> Reshape, the tail PP-OCRv5's recogniser exports with."""
+    rng = np.random.RandomState(3)
+    inits = [
+        numpy_helper.from_array(rng.randn(16, classes).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.randn(classes).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([1, -1, classes], np.int64), "shape"),
+    ]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["f"]),
+        helper.make_node("MatMul", ["f", "W"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["logits"]),
+        helper.make_node("Flatten", ["logits"], ["flat"], axis=2),
+        helper.make_node("Softmax", ["flat"], ["p"], axis=1),
+        helper.make_node("Reshape", ["p", "shape"], ["y"]),
+    ]
+    return _model(nodes, inits, [1, 40, 16])
+
+
+def test_ctc_head_quantised_keeps_the_argmax_and_the_probabilities():
+    model = _ctc_head_model()
+    x = np.random.RandomState(4).randn(1, 40, 16).astype(np.float32)
+    expected = _run(model, x)
+    quantized, changed = quantize_ctc_head(model)
+    assert changed
+    ops = _ops(quantized)
+    assert ops["DynamicQuantizeMatMul"] == 1 and ops["MatMul"] == 0
+    assert ops["Add"] == 0 and ops["Softmax"] == 1
+    # The float weights are gone; int8 weights, one scale per class, stay.
+    names = {init.name: init for init in quantized.graph.initializer}
+    assert "W" not in names and "b" not in names
+    weight = next(i for i in names.values() if i.data_type == TensorProto.INT8
+                  and len(i.dims) == 2)  # fmt: skip
+    assert list(weight.dims) == [16, 600]
+    got = _run(quantized, x)
+    assert got.shape == expected.shape
+    assert (got.argmax(-1) == expected.argmax(-1)).mean() > 0.97
+    np.testing.assert_allclose(got.max(-1), expected.max(-1), atol=0.05)
+
+
+def test_models_without_a_ctc_head_are_left_alone():
+    model = _lcnet_like_block([1, 1, 1, 1])
+    before = model.SerializeToString()
+    same, changed = quantize_ctc_head(model)
+    assert not changed and same.SerializeToString() == before
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "expected"),
+    [
+        ("processor : 0\nflags : fpu sse avx2 avx512f avx512_vnni\n", True),
+        ("flags\t\t: fpu avx2 avx_vnni\n", True),
+        ("flags : fpu sse avx2 avx512f avx512bw\n", False),  # Skylake-SP
+        ("Features : fp asimd asimddp\n", True),  # Arm with dot product
+        ("Features : fp asimd\n", False),
+        ("", False),
+    ],
+)
+def test_vnni_is_read_from_the_cpu_flags(cpuinfo, expected):
+    assert cpu_has_vnni(cpuinfo) is expected
+
+
+@pytest.mark.model
+def test_bundled_int8_recogniser_reads_the_same_with_its_head_quantised(tmp_path):
+    """The int8 recogniser as assembled (int8 head where the CPU has VNNI)
+    reads a line as the shipped file does."""
+    from docs import text_image
+    from ocrbeam.transforms.weights import bundled_model_dirs, onnx_model_file
+
+    rec = bundled_model_dirs("onnxruntime", cache_dir=tmp_path, rec_precision="int8")
+    image = text_image(["Quantised heads read the same text 0123"]).convert("RGB")
+    crop = image.crop(image.getbbox())
+    line = np.asarray(crop.resize((round(48 * crop.width / crop.height), 48)))
+    x = line[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
+    x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    shipped = onnx.load(str(onnx_model_file("PP-OCRv5_mobile_rec_int8")))
+    assembled = onnx.load(str(rec["rec"] / "inference.onnx"))
+    heads = _ops(assembled)["DynamicQuantizeMatMul"]
+    assert heads == (1 if cpu_has_vnni() else 0)
+    expected, got = _run(shipped, x), _run(assembled, x)
+    assert (got.argmax(-1) == expected.argmax(-1)).all()
+    np.testing.assert_allclose(got.max(-1), expected.max(-1), atol=0.05)
 
 
 @pytest.mark.model

@@ -136,26 +136,48 @@ def _inference_yml(model_name: str) -> bytes:
 #: the folding changes, so that cached folders are rebuilt.
 _FOLDED = {"PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"}
 _FOLD_VERSION = 1
+#: The int8 recogniser's character classifier is quantised too
+#: (:func:`.onnx_fold.quantize_ctc_head`) on CPUs that multiply int8 without
+#: saturating; elsewhere it keeps its float head.
+_HEAD_VERSION = 1
 
 
-def _write_model(model_name: str, source: Path, target: Path) -> None:
-    if model_name not in _FOLDED:
+def _rewrites(model_name: str) -> str:
+    """The graph rewrites applied to a model as it is assembled, as a tag
+    (part of the cache folder's stamp; empty when it is copied as it is)."""
+    from .onnx_fold import cpu_has_vnni
+
+    if model_name in _FOLDED:
+        return f"fold{_FOLD_VERSION}:"
+    if model_name == INT8_RECOGNITION_MODEL and cpu_has_vnni():
+        return f"head{_HEAD_VERSION}:"
+    return ""
+
+
+def _write_model(model_name: str, source: Path, target: Path, rewrites: str) -> None:
+    if not rewrites:
         _link_or_copy(source, target)
         return
     import onnx
 
-    from .onnx_fold import fold
+    from .onnx_fold import fold, quantize_ctc_head
 
-    model, _counts = fold(onnx.load(str(source)))
+    model = onnx.load(str(source))
+    if rewrites.startswith("fold"):
+        model, _counts = fold(model)
+    if rewrites.startswith("head"):
+        model, changed = quantize_ctc_head(model)
+        if not changed:
+            raise RuntimeError(f"{source}: no CTC head found to quantise")
     onnx.save(model, str(target))
 
 
 def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
     yml = _inference_yml(model_name)
     onnx = onnx_model_file(model_name)
-    folded = f"fold{_FOLD_VERSION}:" if model_name in _FOLDED else ""
+    rewrites = _rewrites(model_name)
     stamp = hashlib.sha256(
-        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{folded}".encode() + yml
+        f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{rewrites}".encode() + yml
     ).hexdigest()[:12]
     target = cache_dir / "models" / f"{model_name}-onnx-{stamp}"
     if (target / "inference.onnx").is_file() and (target / "inference.yml").is_file():
@@ -164,7 +186,7 @@ def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{model_name}-", dir=target.parent))
     try:
         (staging / "inference.yml").write_bytes(yml)
-        _write_model(model_name, onnx, staging / "inference.onnx")
+        _write_model(model_name, onnx, staging / "inference.onnx", rewrites)
         try:
             os.rename(staging, target)
         except OSError:
@@ -182,7 +204,7 @@ def bundled_model_dirs(
     """Model folders of the bundled PP-OCRv5 mobile det/rec for a backend.
 
     ``rec_precision="int8"`` (onnxruntime only) gives the recogniser with
-    int8 convolutions.
+    int8 convolutions and, on CPUs with VNNI, an int8 character classifier.
 
     Returns:
         ``{"det": Path, "rec": Path}``, ready for PaddleOCR's
