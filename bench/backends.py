@@ -8,8 +8,8 @@ thread, side by side in one run:
   with batches of 1, 4, 8 and 16 lines sorted by width (PaddleOCR's own
   order: a batch is padded to its widest line, so sorting keeps the padding
   small);
-* on CPUs with VNNI, the recogniser ocrbeam runs by default: the same with
-  its character classifier quantised too (``int8+head``, as
+* the recogniser ocrbeam runs by default (on CPUs with VNNI or Arm): the
+  same with its character classifier quantised too (``int8+head``, as
   ``bundled_model_dirs`` assembles it);
 * the recogniser (fp32 and int8) and the detector (fp32) on onnxruntime and,
   when the ``openvino`` package is installed (it is not a dependency of
@@ -23,6 +23,8 @@ faster variant that reads differently shows.
 
     python bench/backends.py --pages 2
     pip install openvino && python bench/backends.py --pages 2
+    python bench/backends.py --pages 3 --repeat 8 --width-scale 0.85 \
+        --only int8,int8+head
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ def _inputs(pages: int, dpi: int):
         det_inputs.append(_det_input(bgr))
         crops.extend(lines)
     return bundled_model_dirs("onnxruntime"), crops, det_inputs
+
+
+def _narrowed(x, scale: float):
+    """A recogniser input narrowed to ``scale`` of its width (height kept), as
+    ``ocr.textRecognitionWidthScale`` narrows a line before it is read."""
+    import cv2
+    import numpy as np
+
+    width = max(8, int(x.shape[3] * scale))
+    image = cv2.resize(x[0].transpose(1, 2, 0), (width, x.shape[2]))
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
 
 
 def _det_input(bgr):
@@ -136,20 +149,43 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=3)
     parser.add_argument("--dpi", type=int, default=144)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated recognisers (fp32, int8, int8+head): time only "
+        "these, on onnxruntime, batch 1, in alternating order, and print each "
+        "round's time relative to the first one listed",
+    )
+    parser.add_argument(
+        "--width-scale",
+        type=float,
+        default=1.0,
+        help="narrow every line to this fraction of its width first (ocrbeam's "
+        "default ocr.textRecognitionWidthScale is 0.85)",
+    )
     args = parser.parse_args()
     import yaml
 
     dirs, crops, det_inputs = _inputs(args.pages, args.dpi)
+    if args.width_scale < 1.0:
+        crops = [_narrowed(x, args.width_scale) for x in crops]
     fp32 = str(dirs["rec"] / "inference.onnx")
     int8 = str(Path(__file__).resolve().parent.parent / "ocrbeam" / "models"
                / "PP-OCRv5_mobile_rec_int8.onnx")  # fmt: skip
-    from ocrbeam.transforms.onnx_fold import cpu_has_vnni
+    from ocrbeam.transforms.onnx_fold import int8_without_saturation
     from ocrbeam.transforms.weights import bundled_model_dirs
 
     recognisers = [("fp32", fp32), ("int8", int8)]
-    if cpu_has_vnni():
+    if int8_without_saturation():
         assembled = bundled_model_dirs("onnxruntime", rec_precision="int8")["rec"]
         recognisers.append(("int8+head", str(assembled / "inference.onnx")))
+    only = [name for name in args.only.split(",") if name]
+    if only:
+        known = dict(recognisers)
+        missing = [name for name in only if name not in known]
+        if missing:
+            parser.error(f"--only: {missing} not available here (have {list(known)})")
+        recognisers = [(name, known[name]) for name in only]
     characters = yaml.safe_load((dirs["rec"] / "inference.yml").read_text())[
         "PostProcess"
     ]["character_dict"]
@@ -157,7 +193,8 @@ def main() -> None:
     try:
         import openvino  # noqa: F401
 
-        backends["openvino"] = _openvino
+        if not only:
+            backends["openvino"] = _openvino
     except ImportError:
         print("openvino not installed: onnxruntime only")
 
@@ -170,17 +207,20 @@ def main() -> None:
             if backend != "onnxruntime" and precision == "int8+head":
                 continue  # DynamicQuantizeMatMul is onnxruntime's own op
             run = build(path)
-            sizes = (
-                BATCH_SIZES if (backend, precision) == ("onnxruntime", "int8") else (1,)
-            )
+            batched = (backend, precision) == ("onnxruntime", "int8") and not only
+            sizes = BATCH_SIZES if batched else (1,)
             variants += [("rec", backend, precision, size, run) for size in sizes]
-        variants.append(
-            ("det", backend, "fp32", 1, build(str(dirs["det"] / "inference.onnx")))
-        )
+        if not only:
+            variants.append(
+                ("det", backend, "fp32", 1, build(str(dirs["det"] / "inference.onnx")))
+            )
     seconds: dict = {}
     texts: dict = {}
-    for _ in range(args.repeat):
-        for model, backend, precision, size, run in variants:
+    for round_ in range(args.repeat):
+        # Alternate the order, so neither side always runs first.
+        for model, backend, precision, size, run in (
+            variants if round_ % 2 == 0 else variants[::-1]
+        ):
             key = (model, backend, precision, size)
             if model == "rec":
                 run(crops[0])  # warm up
@@ -193,7 +233,8 @@ def main() -> None:
                     run(x)
                 took = time.perf_counter() - start
             seconds.setdefault(key, []).append(took / pages)
-    reference = texts[("rec", "onnxruntime", "fp32", 1)]
+    reference_name = "fp32" if "fp32" in dict(recognisers) else recognisers[0][0]
+    reference = texts[("rec", "onnxruntime", reference_name, 1)]
     rows = []
     for key, values in seconds.items():
         model, backend, precision, size = key
@@ -209,10 +250,13 @@ def main() -> None:
         if model == "rec":
             row["disagreement"] = round(_disagreement(reference, texts[key]), 4)
         rows.append(row)
-    print(f"{pages} pages at {args.dpi} dpi, {len(crops)} text lines, one thread")
+    print(
+        f"{pages} pages at {args.dpi} dpi, {len(crops)} text lines"
+        f" (width x{args.width_scale:g}), one thread"
+    )
     for r in rows:
         extra = (
-            f"  disagreement with onnxruntime fp32 {r['disagreement']:.2%}"
+            f"  disagreement with onnxruntime {reference_name} {r['disagreement']:.2%}"
             if "disagreement" in r
             else ""
         )
@@ -223,7 +267,32 @@ def main() -> None:
             f"(of {r['s_per_page_runs']})"
             f"{extra}"
         )
-    emit({"bench": "backends", "pages": pages, "lines": len(crops), "results": rows})
+    speedups = {}
+    if only and len(recognisers) > 1:
+        # Each round's time of the first recogniser over each other's: the
+        # pairs ran back to back, so this ratio drifts less than either time.
+        base = seconds[("rec", "onnxruntime", recognisers[0][0], 1)]
+        for name, _path in recognisers[1:]:
+            other = seconds[("rec", "onnxruntime", name, 1)]
+            ratios = [a / b for a, b in zip(base, other, strict=True)]
+            speedups[name] = {
+                "median": round(statistics.median(ratios), 3),
+                "rounds": [round(r, 3) for r in ratios],
+            }
+            print(
+                f"{name} vs {recognisers[0][0]}: {speedups[name]['median']:.3f}x "
+                f"faster, median of the rounds {speedups[name]['rounds']}"
+            )
+    emit(
+        {
+            "bench": "backends",
+            "pages": pages,
+            "lines": len(crops),
+            "width_scale": args.width_scale,
+            "results": rows,
+            "speedups": speedups,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Exact algebraic folding of the element-wise ops PP-LCNetV3 exports with.
+"""Exact algebraic folding of the element-wise ops PP-LCNetV3 exports with,
+and int8 quantisation of the recogniser's character classifier.
 
 PP-OCRv5's mobile recogniser (and detector) is built from PP-LCNetV3 blocks
 whose every convolution is followed by a "learnable affine block" (a scalar
@@ -24,6 +25,11 @@ the original's to ~1e-4 (``tests/test_onnx_fold.py``).  :mod:`.weights` folds
 the bundled detector and float recogniser once per machine as it assembles
 their model folders; the bundled int8 recogniser was quantised from the
 folded float one (``bench/int8_static.py``).
+
+:func:`quantize_ctc_head` is the one rewrite here that is not exact: it
+quantises the recogniser's character classifier to int8 (on CPUs where
+:func:`int8_without_saturation`), 1.11x faster recognition for the same text on the
+evaluation set.
 """
 
 from __future__ import annotations
@@ -275,7 +281,7 @@ def quantize_ctc_head(model: Any) -> tuple[Any, bool]:
     and the character probabilities moved by at most 0.05
     (``bench/RESULTS.md``).  uint8 x int8 products can saturate on x86
     CPUs without VNNI, so :mod:`.weights` applies this only where
-    :func:`cpu_has_vnni` says so.
+    :func:`int8_without_saturation` says so.
 
     Returns:
         ``(model, changed)``: ``changed`` is False (model untouched) when no
@@ -365,14 +371,15 @@ def quantize_ctc_head(model: Any) -> tuple[Any, bool]:
     return model, True
 
 
-def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
-    """Whether this CPU multiplies uint8 x int8 without saturating.
+def int8_without_saturation(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU adds uint8 x int8 products without saturating.
 
-    x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) add the
-    products in pairs into int16, which saturates; with VNNI (``avx512_vnni``,
-    ``avx_vnni``, AMX) or Arm's dot-product instructions (``asimddp``) they
-    accumulate in int32.  Reads ``/proc/cpuinfo``; False where it cannot be
-    read (not Linux), so quantisation that needs it stays off there.
+    x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, for example
+    Google Cloud's N1 machines) add the products in pairs into int16, which
+    saturates for large activations times large weights; with VNNI
+    (``avx512_vnni``, ``avx_vnni``, AMX) they accumulate in int32, and Arm
+    CPUs widen before they add.  Reads ``/proc/cpuinfo``; False where it
+    cannot be read or says neither (not Linux), so int8 stays off there.
     """
     if cpuinfo is None:
         try:
@@ -380,9 +387,15 @@ def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
                 cpuinfo = file.read()
         except OSError:
             return False
-    flags: set[str] = set()
+    x86_flags: set[str] = set()
+    arm = False
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):
-            flags.update(value.split())
-    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"})
+        key = key.strip().lower()
+        if key == "flags":
+            x86_flags.update(value.split())
+        elif key == "features":
+            arm = True
+    if x86_flags:
+        return bool(x86_flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    return arm

@@ -21,6 +21,7 @@ deterministic result that a registry package already carries with provenance.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Literal
 
 Backend = Literal["onnxruntime", "paddle"]
+
+_LOG = logging.getLogger(__name__)
 
 _ONNX_FILES = {
     "PP-OCRv5_mobile_det": "ppocrv5_det.onnx",
@@ -137,19 +140,16 @@ def _inference_yml(model_name: str) -> bytes:
 _FOLDED = {"PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"}
 _FOLD_VERSION = 1
 #: The int8 recogniser's character classifier is quantised too
-#: (:func:`.onnx_fold.quantize_ctc_head`) on CPUs that multiply int8 without
-#: saturating; elsewhere it keeps its float head.
+#: (:func:`.onnx_fold.quantize_ctc_head`) as its folder is assembled.
 _HEAD_VERSION = 1
 
 
 def _rewrites(model_name: str) -> str:
     """The graph rewrites applied to a model as it is assembled, as a tag
     (part of the cache folder's stamp; empty when it is copied as it is)."""
-    from .onnx_fold import cpu_has_vnni
-
     if model_name in _FOLDED:
         return f"fold{_FOLD_VERSION}:"
-    if model_name == INT8_RECOGNITION_MODEL and cpu_has_vnni():
+    if model_name == INT8_RECOGNITION_MODEL:
         return f"head{_HEAD_VERSION}:"
     return ""
 
@@ -204,7 +204,11 @@ def bundled_model_dirs(
     """Model folders of the bundled PP-OCRv5 mobile det/rec for a backend.
 
     ``rec_precision="int8"`` (onnxruntime only) gives the recogniser with
-    int8 convolutions and, on CPUs with VNNI, an int8 character classifier.
+    int8 convolutions and an int8 character classifier, on CPUs that add
+    int8 products without saturating (:func:`.onnx_fold.int8_without_saturation`:
+    x86 with VNNI, Arm); elsewhere (x86 before VNNI, such as Google Cloud's
+    N1 machines) it logs a warning and gives the float recogniser, whose
+    text int8 could otherwise silently corrupt.
 
     Returns:
         ``{"det": Path, "rec": Path}``, ready for PaddleOCR's
@@ -214,7 +218,16 @@ def bundled_model_dirs(
     if backend == "paddle":
         return {key: paddle_model_dir(name) for key, name in names.items()}
     if rec_precision == "int8":
-        names["rec"] = INT8_RECOGNITION_MODEL
+        from .onnx_fold import int8_without_saturation
+
+        if int8_without_saturation():
+            names["rec"] = INT8_RECOGNITION_MODEL
+        else:
+            _LOG.warning(
+                "ocr.textRecognitionPrecision=int8: this CPU has no VNNI, and "
+                "its int8 products can saturate; using the fp32 recogniser "
+                "(set textRecognitionPrecision: fp32 to silence this)"
+            )
     cache = cache_dir or default_cache_dir()
     return {key: _assemble_onnx_dir(name, cache) for key, name in names.items()}
 
