@@ -200,7 +200,7 @@ def main() -> None:
 
     pages = args.pages
     # Every variant, built once; then timed in --repeat interleaved rounds (this
-    # machine's speed drifts by 10-30% between minutes), keeping the fastest.
+    # machine's speed drifts by 10-30% between minutes): fastest and median.
     variants = []
     for backend, build in backends.items():
         for precision, path in recognisers:
