@@ -226,9 +226,10 @@ class PPOCRv5Config(_RemoteSettings):
     text_recognition_precision: Literal["int8", "fp32"] = Field(
         "int8",
         description="Bundled recogniser on the onnxruntime backend: int8 "
-        "(convolutions statically quantised and the character classifier "
-        "dynamically quantised; recognition about 1.4x faster on CPU than "
-        "fp32, about the same CER in bench/evaluate.py) or fp32 (the "
+        "(convolutions statically quantised, the character classifier "
+        "dynamically quantised, hard-swish activations on uint8; about 1.35x "
+        "faster per page on CPU than fp32, CER within 0.13 points of it in "
+        "bench/evaluate.py) or fp32 (the "
         "original, affine ops folded). On x86 CPUs without VNNI, where int8 "
         "products can saturate, int8 logs a warning and runs fp32. "
         "Ignored with textRecognitionModelDir or the paddle backend.",

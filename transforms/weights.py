@@ -140,8 +140,10 @@ def _inference_yml(model_name: str) -> bytes:
 _FOLDED = {"PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"}
 _FOLD_VERSION = 1
 #: The int8 recogniser's character classifier is quantised too
-#: (:func:`.onnx_fold.quantize_ctc_head`) as its folder is assembled.
+#: (:func:`.onnx_fold.quantize_ctc_head`) as its folder is assembled, and its
+#: hard-swish activations run on uint8 (:func:`.onnx_fold.quantize_hardswish`).
 _HEAD_VERSION = 1
+_HARDSWISH_VERSION = 1
 
 
 def _rewrites(model_name: str) -> str:
@@ -150,7 +152,7 @@ def _rewrites(model_name: str) -> str:
     if model_name in _FOLDED:
         return f"fold{_FOLD_VERSION}:"
     if model_name == INT8_RECOGNITION_MODEL:
-        return f"head{_HEAD_VERSION}:"
+        return f"head{_HEAD_VERSION}+hardswish{_HARDSWISH_VERSION}:"
     return ""
 
 
@@ -160,7 +162,7 @@ def _write_model(model_name: str, source: Path, target: Path, rewrites: str) -> 
         return
     import onnx
 
-    from .onnx_fold import fold, quantize_ctc_head
+    from .onnx_fold import fold, quantize_ctc_head, quantize_hardswish
 
     model = onnx.load(str(source))
     if rewrites.startswith("fold"):
@@ -169,6 +171,10 @@ def _write_model(model_name: str, source: Path, target: Path, rewrites: str) -> 
         model, changed = quantize_ctc_head(model)
         if not changed:
             raise RuntimeError(f"{source}: no CTC head found to quantise")
+    if "hardswish" in rewrites:
+        model, rewritten = quantize_hardswish(model)
+        if not rewritten:
+            raise RuntimeError(f"{source}: no hard-swish found to quantise")
     onnx.save(model, str(target))
 
 
