@@ -356,14 +356,27 @@ def quantize_ctc_head(model: Any) -> tuple[Any, bool]:
     g.nodes[g.nodes.index(add)] = replacement
     g.nodes.remove(matmul)
     g.write_back(model)  # drops the float weights and bias, now unread
-    if not any(op.domain == "com.microsoft" for op in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    _contrib_opset(model)
     return model, True
 
 
-def _scalar_const(g: _Graph, name: str) -> np.ndarray | None:
-    value = g.consts.get(name)
-    return None if value is None or value.size != 1 else value.reshape(())
+def _uint8_qparams(g: _Graph, node) -> tuple[float, int] | None:
+    """``(scale, zero point)`` of a Quantize/DequantizeLinear node with
+    constant per-tensor parameters and a uint8 zero point, else None."""
+    if len(node.input) < 3:
+        return None
+    scale, zero = g.consts.get(node.input[1]), g.consts.get(node.input[2])
+    if _scalar(scale) is None or _scalar(zero) is None or zero.dtype != np.uint8:
+        return None
+    return _scalar(scale), int(_scalar(zero))
+
+
+def _contrib_opset(model: Any) -> None:
+    """Declare onnxruntime's ``com.microsoft`` ops the rewrites use."""
+    from onnx import helper
+
+    if not any(op.domain == "com.microsoft" for op in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
 
 
 def _swish_chain(g: _Graph, hsig, producer, consumers):
@@ -374,10 +387,7 @@ def _swish_chain(g: _Graph, hsig, producer, consumers):
     if abs(alpha - 1 / 6) > 1e-6 or abs(beta - 0.5) > 1e-6:
         return None
     dq = producer.get(hsig.input[0])
-    if dq is None or dq.op_type != "DequantizeLinear" or len(dq.input) < 3:
-        return None
-    scale, zero = _scalar_const(g, dq.input[1]), _scalar_const(g, dq.input[2])
-    if scale is None or zero is None or zero.dtype != np.uint8:
+    if dq is None or dq.op_type != "DequantizeLinear" or not _uint8_qparams(g, dq):
         return None
     users = consumers[hsig.output[0]]
     if len(users) != 1 or users[0].op_type != "Mul":
@@ -400,17 +410,13 @@ def _swish_chain(g: _Graph, hsig, producer, consumers):
         _tensor, const = g.constant_operand(node)
         if const is None or const.size != 1:
             return None
-        value = float(const.reshape(()))
+        value = _scalar(const)
         if node.op_type == "Mul":
             a, c = a * value, c * value
         else:
             c += value
         nodes.append(node)
-    out_scale, out_zero = (
-        _scalar_const(g, node.input[1]),
-        _scalar_const(g, node.input[2]),
-    )
-    if out_scale is None or out_zero is None or out_zero.dtype != np.uint8 or a <= 0:
+    if _uint8_qparams(g, node) is None or a <= 0:
         return None
     return dq, nodes, a, c, node
 
@@ -422,12 +428,9 @@ def _rescale_readers(g: _Graph, q, scale: float, producer, consumers) -> bool:
     scale (onnxruntime fuses DQ -> Conv -> Q into a QLinearConv only while the
     bias's scale is the input's times the weights')."""
     readers = consumers[q.output[0]]
-    old_scale, old_zero = float(g.consts[q.input[1]]), int(g.consts[q.input[2]])
+    params = _uint8_qparams(g, q)
     for reader in readers:
-        if reader.op_type != "DequantizeLinear" or len(reader.input) < 3:
-            return False
-        s, z = _scalar_const(g, reader.input[1]), _scalar_const(g, reader.input[2])
-        if s is None or z is None or float(s) != old_scale or int(z) != old_zero:
+        if reader.op_type != "DequantizeLinear" or _uint8_qparams(g, reader) != params:
             return False
     name = g.constant(q.input[1], np.array(scale, np.float32))
     for reader in readers:
@@ -503,7 +506,7 @@ def quantize_hardswish(model: Any, min_shift_steps: int = 4) -> tuple[Any, int]:
         if chain is None:
             continue
         dq, nodes, a, c, q = chain
-        out_scale, out_zero = float(g.consts[q.input[1]]), int(g.consts[q.input[2]])
+        out_scale, out_zero = _uint8_qparams(g, q)
         if c:
             # The coarser whole step, so the range only grows.
             k = int(np.sign(c) * np.floor(abs(c) / out_scale))
@@ -547,8 +550,7 @@ def quantize_hardswish(model: Any, min_shift_steps: int = 4) -> tuple[Any, int]:
         rewritten += 1
     if rewritten:
         g.write_back(model)
-        if not any(op.domain == "com.microsoft" for op in model.opset_import):
-            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        _contrib_opset(model)
     return model, rewritten
 
 
