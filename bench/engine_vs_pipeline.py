@@ -61,11 +61,9 @@ def _engine(threads: int, overrides: list[str]):
     cfg = load_config(None, overrides)
     handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=threads)
     # PaddleOCR itself, with the engine settings ocrbeam runs it with (models,
-    # threads, recognition batch and line width): the pipeline's overhead is
-    # what the ratio is about.
-    pipeline = create_pipeline(
-        handler.pipeline_kwargs(), cfg.ocr.text_recognition_width_scale
-    )
+    # threads, recognition batch, line width, gated line orientation): the
+    # pipeline's overhead is what the ratio is about.
+    pipeline = create_pipeline(handler.pipeline_kwargs(), **handler.engine_options())
     return pipeline, handler.predict_kwargs()
 
 

@@ -2,7 +2,10 @@
 
 The set: the born-digital PDFs in tests/data (single and two-column pages),
 rendered to images, with each page's own text layer (pypdfium2) as the truth,
-plus each document's first page rotated by 90, 180 and 270 degrees.
+plus each document's first page rotated by 90, 180 and 270 degrees (group
+``all``: these 21 pages), and each document's first page again with every
+third text line turned upside down in place (group ``flipped-lines``, 4 pages,
+not in ``all``: it tests the text-line orientation step).
 
 Three systems on the same images, in one run:
 
@@ -16,6 +19,9 @@ Three systems on the same images, in one run:
 * ``ocrbeam_full_width``: ocrbeam's defaults but text lines read at their
   full width (``ocr.textRecognitionWidthScale=1.0``), so what narrowing them
   costs shows too;
+* ``ocrbeam_every_line``: ocrbeam's defaults but every line classified 0/180
+  before it is read, as PaddleOCR does (``ocr.textlineOrientationBelowScore=
+  null``), so what classifying only badly read lines costs shows too;
 * any ``--variant NAME=KEY=VALUE[,KEY=VALUE...]``: ocrbeam's defaults with
   those overrides (for example ``--variant w065=ocr.textRecognitionWidthScale=0.65``).
 
@@ -41,7 +47,7 @@ from bench.common import DATA, PDFS, Timer, emit  # noqa: E402
 
 
 def evaluation_set(dpi: int) -> list[dict]:
-    """``[{"name", "kind", "angle", "png", "truth"}]`` from the real PDFs."""
+    """``[{"name", "kind", "png", "size", "truth"}]`` from the real PDFs."""
     import pypdfium2 as pdfium
 
     items = []
@@ -52,23 +58,82 @@ def evaluation_set(dpi: int) -> list[dict]:
             image = page.render(scale=dpi / 72).to_pil().convert("RGB")
             truth = page.get_textpage().get_text_range()
             kind = "multi-column" if name == "multicolumn.pdf" else "single-column"
-            angles = (0, 90, 180, 270) if index == 0 else (0,)
-            for angle in angles:
-                rotated = image.rotate(angle, expand=True) if angle else image
+            versions = [("", kind, image)]
+            if index == 0:
+                versions += [
+                    (f"@{a}", "rotated", image.rotate(a, expand=True))
+                    for a in (90, 180, 270)
+                ]
+                flipped = _flip_every_third_line(image, page, dpi / 72)
+                versions.append(("@flipped-lines", "flipped-lines", flipped))
+            for suffix, kind_of, version in versions:
                 buf = io.BytesIO()
-                rotated.save(buf, format="PNG", compress_level=1)
+                version.save(buf, format="PNG", compress_level=1)
                 items.append(
                     {
-                        "name": f"{Path(name).stem}#p{index}"
-                        + (f"@{angle}" if angle else ""),
-                        "kind": "rotated" if angle else kind,
-                        "angle": angle,
+                        "name": f"{Path(name).stem}#p{index}{suffix}",
+                        "kind": kind_of,
                         "png": buf.getvalue(),
-                        "size": rotated.size,
+                        "size": version.size,
                         "truth": truth,
                     }
                 )
     return items
+
+
+def _line_boxes(page) -> list[tuple[float, float, float, float]]:
+    """The page's text lines as (left, top, right, bottom) in PDF points from
+    the top: pdfium's text rectangles (runs, or single characters in some
+    PDFs) grouped by their vertical centre, then split where a line's pieces
+    are more than 12 points apart (columns)."""
+    textpage = page.get_textpage()
+    height = page.get_height()
+    rects = []
+    for i in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(i)
+        rects.append((left, height - top, right, height - bottom))
+    rects.sort(key=lambda r: (r[1] + r[3]) / 2)
+    rows: list[list[tuple]] = []
+    for rect in rects:
+        centre = (rect[1] + rect[3]) / 2
+        if rows:
+            first = rows[-1][0]
+            if abs(centre - (first[1] + first[3]) / 2) < 0.5 * (first[3] - first[1]):
+                rows[-1].append(rect)
+                continue
+        rows.append([rect])
+    lines = []
+    for row in rows:
+        row.sort()
+        piece = list(row[0])
+        for left, top, right, bottom in row[1:]:
+            if left - piece[2] > 12:
+                lines.append(tuple(piece))
+                piece = [left, top, right, bottom]
+            else:
+                piece = [
+                    piece[0],
+                    min(piece[1], top),
+                    max(piece[2], right),
+                    max(piece[3], bottom),
+                ]
+        lines.append(tuple(piece))
+    return lines
+
+
+def _flip_every_third_line(image, page, scale: float):
+    """``image`` with every third text line turned by 180 degrees where it
+    stands (the truth, the text layer, is unchanged)."""
+    out = image.copy()
+    for left, top, right, bottom in _line_boxes(page)[1::3]:
+        box = (
+            int(left * scale) - 2,
+            int(top * scale) - 2,
+            int(right * scale) + 3,
+            int(bottom * scale) + 3,
+        )
+        out.paste(image.crop(box).rotate(180), box[:2])
+    return out
 
 
 def _score(truth: str, text: str) -> dict:
@@ -112,6 +177,8 @@ def main() -> None:
         ("ocrbeam_fp32", ["ocr.textRecognitionPrecision=fp32"]),
         # ... and lines read at full width: what narrowing them costs.
         ("ocrbeam_full_width", ["ocr.textRecognitionWidthScale=1.0"]),
+        # ... and every line classified 0/180 first: what the gate costs.
+        ("ocrbeam_every_line", ["ocr.textlineOrientationBelowScore=null"]),
         *args.variant,
     ]
     systems = {}
@@ -158,8 +225,12 @@ def main() -> None:
                     row["angle_detected"] = result.orientation_deg
             rows.append(row)
     groups: dict[str, dict] = {}
-    for kind in ("single-column", "multi-column", "rotated", "all"):
-        chosen = [r for r in rows if kind == "all" or r["kind"] == kind]
+    for kind in ("single-column", "multi-column", "rotated", "all", "flipped-lines"):
+        chosen = [
+            r
+            for r in rows
+            if r["kind"] == kind or (kind == "all" and r["kind"] != "flipped-lines")
+        ]
         if not chosen:
             continue
         groups[kind] = {

@@ -208,3 +208,42 @@ def test_visualize_draws_the_boxes_on_the_upright_page(ppocr_engine):
     pixels = np.asarray(drawn.convert("RGB")).astype(int)
     green = (pixels[..., 1] > 120) & (pixels[..., 0] < 90) & (pixels[..., 2] < 90)
     assert green.sum() > 500  # three outlined lines
+
+
+def test_lean_recogniser_steps_give_the_same_reads():
+    """ocrbeam's batching and CTC decoding of the recogniser (no copies)
+    return exactly what PaddleX's own steps do, for single lines and batches."""
+    import numpy as np
+    from ocrbeam.transforms.config import PPOCRv5Config
+    from ocrbeam.transforms.engine import _LeanBatch, _LeanCtcDecode, lean_recognizer
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+    from paddleocr import TextRecognition
+
+    kwargs = PPOCRv5ModelHandler(PPOCRv5Config(), "t", cpu_threads=1).pipeline_kwargs()
+    rec = TextRecognition(
+        model_name=kwargs["text_recognition_model_name"],
+        model_dir=kwargs["text_recognition_model_dir"],
+        engine="onnxruntime",
+        engine_config=kwargs["engine_config"],
+    )
+    from PIL import ImageOps
+
+    crops = []
+    for line in SENTENCES[:3]:
+        img = text_image([line], margin=10)
+        left, top, right, bottom = ImageOps.invert(img.convert("L")).getbbox()
+        box = (left - 6, top - 6, right + 6, bottom + 6)
+        crops.append(np.ascontiguousarray(np.asarray(img.crop(box))[:, :, ::-1]))
+
+    def reads(batch_size):
+        out = rec.predict(crops, batch_size=batch_size)
+        return [(r["rec_text"], r["rec_score"]) for r in out]
+
+    before = {size: reads(size) for size in (1, 3)}
+    predictor = rec.paddlex_predictor
+    lean_recognizer(predictor)
+    assert isinstance(predictor.pre_tfs["ToBatch"], _LeanBatch)
+    assert isinstance(predictor.post_op, _LeanCtcDecode)
+    after = {size: reads(size) for size in (1, 3)}
+    assert after == before
+    assert cer("\n".join(SENTENCES[:3]), "\n".join(t for t, _ in after[1])) < 0.05

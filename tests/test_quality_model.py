@@ -115,3 +115,116 @@ def test_real_two_column_pdf_page_reads_column_by_column(ppocr_handler, ppocr_en
     assert cer(truth, row.text) < 0.03, row.text[:300]
     # Order no longer costs accuracy: CER is no worse than the words imply.
     assert cer(truth, row.text) <= (1 - word_f1(truth, row.text)) + 0.02
+
+
+def _gated_server(below_score):
+    from ocrbeam.transforms.config import PPOCRv5Config
+    from ocrbeam.transforms.engine import EngineServer
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    cfg = PPOCRv5Config(
+        isolate=False,
+        use_doc_orientation_classify=False,
+        textline_orientation_below_score=below_score,
+    )
+    handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=2)
+    return EngineServer(
+        handler.pipeline_kwargs(), handler.predict_kwargs(), **handler.engine_options()
+    )
+
+
+def test_gated_line_orientation_turns_the_one_upside_down_line():
+    """One line upside down among upright ones: the default gate classifies
+    only the lines that read badly, and reads the page as classifying every
+    line does (``textlineOrientationBelowScore: null``, PaddleOCR's way)."""
+    from docs import text_image
+    from ocrbeam.transforms.config import PPOCRv5Config
+    from ocrbeam.transforms.engine import _GatedLineOrientation
+
+    lines = SENTENCES[:5]
+    page = text_image(lines)
+    band = (0, 40 + int(2 * 32 * 1.8) - 8, page.width, 40 + int(3 * 32 * 1.8) - 8)
+    page.paste(page.crop(band).rotate(180), band[:2])  # the third line, turned
+    png = encode(page)
+
+    default = PPOCRv5Config().textline_orientation_below_score
+    assert default is not None
+    gated, every = _gated_server(default), _gated_server(None)
+    gate = gated._pipeline.paddlex_pipeline._pipeline.textline_orientation_model
+    assert isinstance(gate, _GatedLineOrientation)
+    assert not isinstance(
+        every._pipeline.paddlex_pipeline._pipeline.textline_orientation_model,
+        _GatedLineOrientation,
+    )
+    out_gated, out_every = gated.ocr(png).result, every.ocr(png).result
+    for out in (out_gated, out_every):
+        assert sorted(out["rec_texts"]) == sorted(lines), out["rec_texts"]
+        assert sorted(out["textline_orientation_angles"]) == [0, 0, 0, 0, 1]
+    assert out_gated["rec_texts"] == out_every["rec_texts"]
+    assert out_gated["rec_scores"] == out_every["rec_scores"]
+    # the upside-down line was classified; most upright ones were not
+    assert gate.lines == 5 and 1 <= gate.classified <= 2
+
+
+def test_read_ahead_answers_each_page_of_a_batch_from_its_own_reads():
+    """PaddleX classifies a batch of pages' lines at once, then reads them
+    page by page: every page's reads come from the read-ahead, and only the
+    line turned by the classifier is read again (stand-in models: this is
+    about the bookkeeping, the real models are above)."""
+    import numpy as np
+    from ocrbeam.transforms.engine import _GatedLineOrientation, _ReadAhead
+
+    calls = []
+
+    def recogniser(imgs, **kwargs):
+        calls.append(len(imgs))
+        for img in imgs:
+            value = int(img[0, 0, 0])
+            yield {
+                "rec_text": f"line {value}",
+                "rec_score": 0.5 if value == 3 else 0.99,
+            }
+
+    def classifier(imgs, **kwargs):
+        return [{"class_ids": [1]} for _ in imgs]
+
+    reader = _ReadAhead(recogniser)
+    gate = _GatedLineOrientation(classifier, reader, below_score=0.95)
+    crops = [np.full((10, 40 + i, 3), i, np.uint8) for i in range(5)]
+    verdicts = gate(crops)
+    assert [v["class_ids"][0] for v in verdicts] == [0, 0, 0, 1, 0]
+    assert (gate.lines, gate.classified) == (5, 1)
+    turned = crops[3][::-1, ::-1].copy()  # what rotate_image returns: a new array
+    page_one = list(reader(crops[:2]))
+    page_two = list(reader([crops[2], turned, crops[4]]))
+    assert [r["rec_text"] for r in page_one + page_two] == [
+        "line 0",
+        "line 1",
+        "line 2",
+        "line 3",
+        "line 4",
+    ]
+    assert calls == [5, 1]  # the read-ahead, then the turned line alone
+    # an equal array that is not one of the crops read ahead is read afresh
+    list(reader([crops[0].copy()]))
+    assert calls == [5, 1, 1]
+
+
+def test_line_classifier_gives_each_line_of_a_batch_its_own_angle():
+    """PaddleX 3.7.2 handed every image of a classifier batch the whole
+    batch's class ids, so PaddleOCR gave each line its batch's first angle;
+    with ocrbeam's engine each line of a batch of 6 gets its own."""
+    import numpy as np
+    from docs import text_image
+
+    server = _gated_server(None)
+    inner = server._pipeline.paddlex_pipeline._pipeline
+    crops = []
+    for i, line in enumerate(SENTENCES[:4]):
+        crop = np.asarray(text_image([line], width=40 + 20 * len(line), margin=8))
+        crops.append(
+            np.ascontiguousarray((crop if i % 2 == 0 else crop[::-1, ::-1])[:, :, ::-1])
+        )
+    verdicts = list(inner.textline_orientation_model(crops, batch_size=6))
+    angles = [int(np.asarray(v["class_ids"]).ravel()[0]) for v in verdicts]
+    assert angles == [0, 1, 0, 1]

@@ -40,6 +40,8 @@ class _Section(BaseModel):
 MB = 1024 * 1024
 #: ocr.textRecognitionWidthScale's default (see bench/RESULTS.md).
 WIDTH_SCALE_DEFAULT = 0.85
+#: ocr.textlineOrientationBelowScore's default (see bench/RESULTS.md).
+TEXTLINE_BELOW_SCORE_DEFAULT = 0.95
 
 
 class SourceConfig(_Section):
@@ -202,6 +204,17 @@ class PPOCRv5Config(_RemoteSettings):
     textline_orientation_model_name: str = Field(
         "PP-LCNet_x1_0_textline_ori",
         description="Text-line orientation model name (must match its inference.yml).",
+    )
+    textline_orientation_below_score: Optional[float] = Field(
+        TEXTLINE_BELOW_SCORE_DEFAULT,
+        gt=0,
+        le=1.0,
+        description="With text-line orientation on: read every line first "
+        "and classify only the lines read with a mean character score below "
+        "this (or as 3 characters or fewer); a line the classifier turns is "
+        "read again. Upright lines read at a median 0.98, upside-down ones "
+        "at 0.20 (bench/RESULTS.md); this saves most of the classifier's "
+        "time. null: classify every line before reading it, as PaddleOCR does.",
     )
     text_det_limit_side_len: int = Field(
         64, gt=0, description="Side-length limit for detection resizing."

@@ -558,7 +558,16 @@ class PPOCRv5ModelHandler(PageModelHandler):
             self.predict_kwargs(),
             self.orientation_model(),
             self.cpu_threads,
-            rec_width_scale=self._config.text_recognition_width_scale,
+            **self.engine_options(),
+        )
+
+    def engine_options(self) -> dict[str, Any]:
+        """ocrbeam's own engine settings, beyond PaddleOCR's keyword
+        arguments: :func:`.engine.create_pipeline`'s (also used by bench/)."""
+        cfg = self._config
+        return dict(
+            rec_width_scale=cfg.text_recognition_width_scale,
+            textline_below_score=cfg.textline_orientation_below_score,
         )
 
     def create_server(self) -> EngineServer:
