@@ -23,7 +23,17 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
 7. with ``--ratio-pairs K``: K more interleaved pairs of (best direct, one
    process per core; ``ocrbeam run``) on the large page set, so that the
    machine's drift between runs falls on both sides alike: the ratio of each
-   pair and their median.
+   pair and their median;
+8. with ``--baselines``: the configurations issue #5 measured its figures
+   with, on the same pages in the same run, so that ``ocrbeam run`` is
+   compared with them on the machine as it is now, not with figures from
+   another hour: PaddleOCR itself (no ocrbeam code in the engine) on the
+   registry's ONNX exports as shipped (fp32, not folded), lines at full
+   width, no orientation step (less work than ocrbeam does):
+   ``onnxruntime defaults``, one process, onnxruntime's threads, recognition
+   batch 6, detection at min side 64; and ``the issue's best configuration``,
+   one process per core with one thread, recognition batch 1, detection at
+   max side 1280.
 
 Prints pages/s for each and the ratios pipeline / best direct (wall clock
 against OCR only, steady state, and wall clock against end to end), then one
@@ -52,7 +62,7 @@ from bench.common import (  # noqa: E402
 )
 
 
-def _engine(threads: int, overrides: list[str]):
+def _engine(threads: int, overrides: list[str], plain: bool = False):
     import numpy as np  # noqa: F401
     from ocrbeam.transforms.config import load_config
     from ocrbeam.transforms.engine import create_pipeline
@@ -60,6 +70,13 @@ def _engine(threads: int, overrides: list[str]):
 
     cfg = load_config(None, overrides)
     handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=threads)
+    if plain:  # PaddleOCR as it comes: none of ocrbeam's engine code
+        import logging
+
+        from paddleocr import PaddleOCR
+
+        logging.getLogger("paddlex").setLevel(logging.WARNING)
+        return PaddleOCR(**handler.pipeline_kwargs()), handler.predict_kwargs()
     # PaddleOCR itself, with the engine settings ocrbeam runs it with (models,
     # threads, recognition batch, line width, gated line orientation): the
     # pipeline's overhead is what the ratio is about.
@@ -68,11 +85,11 @@ def _engine(threads: int, overrides: list[str]):
 
 
 def _direct_worker(args) -> tuple[int, float]:
-    paths, threads, overrides = args
+    paths, threads, overrides, plain = args
     import numpy as np
     from PIL import Image
 
-    ocr, predict_kwargs = _engine(threads, overrides)
+    ocr, predict_kwargs = _engine(threads, overrides, plain)
     with Timer() as t:
         for path in paths:
             image = np.asarray(Image.open(path).convert("RGB"))[:, :, ::-1]
@@ -80,13 +97,17 @@ def _direct_worker(args) -> tuple[int, float]:
     return len(paths), t.seconds
 
 
-def direct(paths: list[Path], processes: int, overrides: list[str]) -> dict:
-    """Pages/s of the engine alone (model load excluded, as a warm worker)."""
+def direct(
+    paths: list[Path], processes: int, overrides: list[str], plain: bool = False
+) -> dict:
+    """Pages/s of the engine alone (model load excluded, as a warm worker);
+    ``plain``: PaddleOCR as it comes, without ocrbeam's engine code."""
     threads = max(1, cores() // processes)
     shards = [paths[i::processes] for i in range(processes)]
     ctx = mp.get_context("spawn")
     with Timer() as wall, ctx.Pool(processes) as pool:
-        results = pool.map(_direct_worker, [(s, threads, overrides) for s in shards])
+        jobs = [(s, threads, overrides, plain) for s in shards]
+        results = pool.map(_direct_worker, jobs)
     busy = max(seconds for _, seconds in results)
     return {
         "processes": processes,
@@ -119,6 +140,44 @@ def pipeline(
         "pages": rows,
         "seconds_wall": round(t.seconds, 2),
         "pages_per_s": round(rows / t.seconds, 3),
+    }
+
+
+def registry_model_dirs(root: Path) -> dict[str, Path]:
+    """Folders of the registry's PP-OCRv5 mobile ONNX exports as shipped (not
+    folded, fp32), with PaddleX's inference.yml: what PaddleOCR's own
+    onnxruntime engine runs."""
+    from ocrbeam.transforms.weights import _inference_yml, onnx_model_file
+
+    dirs = {}
+    for kind, name in (("det", "PP-OCRv5_mobile_det"), ("rec", "PP-OCRv5_mobile_rec")):
+        folder = root / f"{name}-registry"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "inference.onnx").write_bytes(onnx_model_file(name).read_bytes())
+        (folder / "inference.yml").write_bytes(_inference_yml(name))
+        dirs[kind] = folder
+    return dirs
+
+
+def baselines(paths: list[Path], root: Path, n: int) -> dict:
+    """Pages/s of issue #5's reference configurations (module docstring)."""
+    dirs = registry_model_dirs(root)
+    common = [
+        f"ocr.textDetectionModelDir={dirs['det']}",
+        f"ocr.textRecognitionModelDir={dirs['rec']}",
+        "ocr.textRecognitionWidthScale=1.0",
+        "ocr.useDocOrientationClassify=false",
+        "ocr.useTextlineOrientation=false",
+    ]
+    defaults = common + ["ocr.textRecognitionBatchSize=6"]
+    best = common + [
+        "ocr.textRecognitionBatchSize=1",
+        "ocr.textDetLimitType=max",
+        "ocr.textDetLimitSideLen=1280",
+    ]
+    return {
+        "onnxruntime_defaults": direct(paths, 1, defaults, plain=True),
+        "issue_best_configuration": direct(paths, n, best, plain=True),
     }
 
 
@@ -180,6 +239,12 @@ def main() -> None:
         "ocrbeam run) pairs and report each pair's ratios and the median",
     )
     parser.add_argument(
+        "--baselines",
+        action="store_true",
+        help="also time issue #5's reference configurations (PaddleOCR's "
+        "onnxruntime defaults; its best configuration) on the same pages",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -232,6 +297,7 @@ def main() -> None:
                     ),
                 }
             )
+        refs = baselines(paths, Path(tmp) / "models", n) if args.baselines else {}
     pipe = runs[n, "large"]
     steady = {w: marginal(runs[w, "small"], runs[w, "large"]) for w, _ in runs}
     ratio = pipe["pages_per_s"] / best["pages_per_s"]
@@ -294,6 +360,13 @@ def main() -> None:
             f"{_median([p['ratio'] for p in pairs]):.2f} to OCR only, "
             f"{_median([p['ratio_end_to_end'] for p in pairs]):.2f} end to end"
         )
+    for name, ref in refs.items():
+        print(
+            f"baseline {name.replace('_', ' ')} ({ref['processes']} process(es) x "
+            f"{ref['threads_per_process']} thread(s), OCR only): "
+            f"{ref['pages_per_s']:.3f} pages/s; ocrbeam run wall clock is "
+            f"{pipe['pages_per_s'] / ref['pages_per_s']:.2f}x that"
+        )
     emit(
         {
             "bench": "engine_vs_pipeline",
@@ -312,6 +385,7 @@ def main() -> None:
             "ab_shared_engines_seconds": ab if args.ab_pairs else None,
             "mode_pairs_seconds": modes if args.mode_pairs else None,
             "ratio_pairs": pairs or None,
+            "baselines": refs or None,
             "ratio_pairs_median": (
                 _median([p["ratio"] for p in pairs]) if pairs else None
             ),
