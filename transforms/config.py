@@ -213,8 +213,9 @@ class PPOCRv5Config(_RemoteSettings):
         "and classify only the lines read with a mean character score below "
         "this (or as 3 characters or fewer); a line the classifier turns is "
         "read again. Upright lines read at a median 0.98, upside-down ones "
-        "at 0.20 (bench/RESULTS.md); this saves most of the classifier's "
-        "time. null: classify every line before reading it, as PaddleOCR does.",
+        "at 0.18 (bench/line_orientation.py); this saves most of the "
+        "classifier's time. null: classify every line before reading it, as "
+        "PaddleOCR does.",
     )
     text_det_limit_side_len: int = Field(
         64, gt=0, description="Side-length limit for detection resizing."

@@ -270,9 +270,10 @@ class _GatedLineOrientation:
 
     PaddleOCR classifies every line as 0 or 180 degrees before it reads it
     (4 ms a line on one core, about 8% of a page).  Upright lines read
-    cleanly; upside-down ones do not (bench/RESULTS.md: 1192 lines of real
-    pages read at a median score of 0.98 upright and 0.20 flipped, none of
-    the flipped ones of more than 3 characters above 0.79).  So this step
+    cleanly; upside-down ones do not (``python bench/line_orientation.py``:
+    1184 lines of real pages read at a median score of 0.98 upright and 0.18
+    turned, none of the turned ones read as more than 3 characters above
+    0.81).  So this step
     reads every line first (:class:`_ReadAhead` keeps the reads for the
     pipeline's recognition step) and classifies only the lines read with a
     score below ``below_score`` or as ``GATE_SHORT_LINE_CHARS`` characters
