@@ -180,18 +180,23 @@ def main() -> None:
 
     recognisers = [("fp32", fp32), ("int8", int8)]
     if int8_without_saturation():
-        import tempfile
-
-        import onnx
-        from ocrbeam.transforms.onnx_fold import quantize_ctc_head
+        from ocrbeam.transforms.weights import (
+            _HEAD_VERSION,
+            INT8_RECOGNITION_MODEL,
+            _assemble_onnx_dir,
+            default_cache_dir,
+        )
 
         # The shipped file with only its head quantised (session 9's default),
         # and the folder ocrbeam assembles (head and hard-swish: the default).
-        head_only = Path(tempfile.mkdtemp(prefix="ocrbeam-bench-")) / "head.onnx"
-        onnx.save(quantize_ctc_head(onnx.load(int8))[0], str(head_only))
+        head_only = _assemble_onnx_dir(
+            INT8_RECOGNITION_MODEL,
+            default_cache_dir(),
+            rewrites=f"head{_HEAD_VERSION}:",
+        )
         assembled = bundled_model_dirs("onnxruntime", rec_precision="int8")["rec"]
         recognisers += [
-            ("int8+head", str(head_only)),
+            ("int8+head", str(head_only / "inference.onnx")),
             ("int8+head+hswish", str(assembled / "inference.onnx")),
         ]
     only = [name for name in args.only.split(",") if name]

@@ -70,6 +70,25 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def paddleocr_module(kind: str, pipeline_kwargs: dict):
+    """PaddleOCR's own module for one of the models in a handler's
+    ``pipeline_kwargs`` (``kind``: text_detection, text_recognition or
+    textline_orientation), on the same folder and onnxruntime settings."""
+    import paddleocr
+
+    module = {
+        "text_detection": paddleocr.TextDetection,
+        "text_recognition": paddleocr.TextRecognition,
+        "textline_orientation": paddleocr.TextLineOrientationClassification,
+    }[kind]
+    return module(
+        model_name=pipeline_kwargs[f"{kind}_model_name"],
+        model_dir=pipeline_kwargs[f"{kind}_model_dir"],
+        engine="onnxruntime",
+        engine_config=pipeline_kwargs["engine_config"],
+    )
+
+
 def emit(result: dict) -> None:
     """The closing JSON line every benchmark prints."""
     print(json.dumps(result, sort_keys=True))

@@ -147,16 +147,10 @@ def registry_model_dirs(root: Path) -> dict[str, Path]:
     """Folders of the registry's PP-OCRv5 mobile ONNX exports as shipped (not
     folded, fp32), with PaddleX's inference.yml: what PaddleOCR's own
     onnxruntime engine runs."""
-    from ocrbeam.transforms.weights import _inference_yml, onnx_model_file
+    from ocrbeam.transforms.weights import _assemble_onnx_dir
 
-    dirs = {}
-    for kind, name in (("det", "PP-OCRv5_mobile_det"), ("rec", "PP-OCRv5_mobile_rec")):
-        folder = root / f"{name}-registry"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "inference.onnx").write_bytes(onnx_model_file(name).read_bytes())
-        (folder / "inference.yml").write_bytes(_inference_yml(name))
-        dirs[kind] = folder
-    return dirs
+    names = {"det": "PP-OCRv5_mobile_det", "rec": "PP-OCRv5_mobile_rec"}
+    return {k: _assemble_onnx_dir(n, root, rewrites="") for k, n in names.items()}
 
 
 def baselines(paths: list[Path], root: Path, n: int) -> dict:

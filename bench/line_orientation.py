@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, rendered_pages  # noqa: E402
+from bench.common import emit, paddleocr_module, rendered_pages  # noqa: E402
 
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
 
@@ -34,33 +34,15 @@ def read_lines(dpis: list[int]) -> list[dict]:
     from ocrbeam.transforms.config import load_config
     from ocrbeam.transforms.engine import lean_recognizer, narrow_recognizer
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
-    from paddleocr import (
-        TextDetection,
-        TextLineOrientationClassification,
-        TextRecognition,
-    )
     from paddlex.inference.pipelines.components import CropByPolys
 
     cfg = load_config(None, ["ocr.isolate=false"]).ocr
     kwargs = PPOCRv5ModelHandler(cfg, "bench", cpu_threads=1).pipeline_kwargs()
-    engine = dict(engine="onnxruntime", engine_config=kwargs["engine_config"])
-    det = TextDetection(
-        model_name=kwargs["text_detection_model_name"],
-        model_dir=kwargs["text_detection_model_dir"],
-        **engine,
-    )
-    rec = TextRecognition(
-        model_name=kwargs["text_recognition_model_name"],
-        model_dir=kwargs["text_recognition_model_dir"],
-        **engine,
-    )
+    det = paddleocr_module("text_detection", kwargs)
+    rec = paddleocr_module("text_recognition", kwargs)
     narrow_recognizer(rec.paddlex_predictor, cfg.text_recognition_width_scale)
     lean_recognizer(rec.paddlex_predictor)
-    cls = TextLineOrientationClassification(
-        model_name=kwargs["textline_orientation_model_name"],
-        model_dir=kwargs["textline_orientation_model_dir"],
-        **engine,
-    )
+    cls = paddleocr_module("textline_orientation", kwargs)
     crop = CropByPolys(det_box_type="quad")
     rows = []
     for dpi in dpis:

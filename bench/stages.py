@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, rendered_pages  # noqa: E402
+from bench.common import emit, paddleocr_module, rendered_pages  # noqa: E402
 
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
 
@@ -58,23 +58,11 @@ def stage_costs(pages) -> dict:
     import pyarrow.parquet as pq
     from ocrbeam.transforms.engine import narrow_recognizer
     from ocrbeam.transforms.handlers import decode_png
-    from paddleocr import TextDetection, TextRecognition
 
     handler, server = _engine([])
     kwargs = handler.pipeline_kwargs()
-    engine_cfg = kwargs["engine_config"]
-    det = TextDetection(
-        model_name=kwargs["text_detection_model_name"],
-        model_dir=kwargs["text_detection_model_dir"],
-        engine="onnxruntime",
-        engine_config=engine_cfg,
-    )
-    rec = TextRecognition(
-        model_name=kwargs["text_recognition_model_name"],
-        model_dir=kwargs["text_recognition_model_dir"],
-        engine="onnxruntime",
-        engine_config=engine_cfg,
-    )
+    det = paddleocr_module("text_detection", kwargs)
+    rec = paddleocr_module("text_recognition", kwargs)
     narrow_recognizer(rec.paddlex_predictor, server.rec_width_scale)
     from paddlex.inference.pipelines.components import CropByPolys
 

@@ -119,7 +119,6 @@ def test_real_two_column_pdf_page_reads_column_by_column(ppocr_handler, ppocr_en
 
 def _gated_server(below_score):
     from ocrbeam.transforms.config import PPOCRv5Config
-    from ocrbeam.transforms.engine import EngineServer
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
     cfg = PPOCRv5Config(
@@ -127,10 +126,7 @@ def _gated_server(below_score):
         use_doc_orientation_classify=False,
         textline_orientation_below_score=below_score,
     )
-    handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=2)
-    return EngineServer(
-        handler.pipeline_kwargs(), handler.predict_kwargs(), **handler.engine_options()
-    )
+    return PPOCRv5ModelHandler(cfg, "t", cpu_threads=2).create_server()
 
 
 def test_gated_line_orientation_turns_the_one_upside_down_line():

@@ -107,13 +107,20 @@ def narrow_text_lines(pipeline, scale: float) -> None:
     if scale >= 1.0:
         return
     try:
-        predictor = pipeline.paddlex_pipeline._pipeline.text_rec_model
+        predictor = _paddlex_ocr(pipeline).text_rec_model
     except AttributeError as exc:
         raise RuntimeError(
             "ocr.textRecognitionWidthScale < 1 needs PaddleOCR 3.7's pipeline "
             f"layout ({exc!r}); set textRecognitionWidthScale: 1.0"
         ) from exc
     narrow_recognizer(predictor, scale)
+
+
+def _paddlex_ocr(pipeline):
+    """The PaddleX OCR pipeline inside a ``paddleocr.PaddleOCR`` (None where
+    this release lays it out differently): where ocrbeam's engine settings
+    reach its recogniser and its text-line classifier."""
+    return getattr(getattr(pipeline, "paddlex_pipeline", None), "_pipeline", None)
 
 
 class _LeanCtcDecode:
@@ -323,7 +330,7 @@ def gate_textline_orientation(pipeline, below_score: Optional[float]):
     if below_score is None:
         return None
     try:
-        inner = pipeline.paddlex_pipeline._pipeline
+        inner = _paddlex_ocr(pipeline)
         if not inner.use_textline_orientation:
             return None
         classifier, reader = inner.textline_orientation_model, inner.text_rec_model
@@ -359,7 +366,7 @@ def create_pipeline(
     logging.getLogger("paddlex").setLevel(logging.WARNING)
     pipeline = PaddleOCR(**pipeline_kwargs)
     narrow_text_lines(pipeline, rec_width_scale)
-    inner = getattr(getattr(pipeline, "paddlex_pipeline", None), "_pipeline", None)
+    inner = _paddlex_ocr(pipeline)
     if inner is not None and hasattr(inner, "text_rec_model"):
         lean_recognizer(inner.text_rec_model)
     if getattr(inner, "use_textline_orientation", False):

@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 Backend = Literal["onnxruntime", "paddle"]
 
@@ -178,10 +178,16 @@ def _write_model(model_name: str, source: Path, target: Path, rewrites: str) -> 
     onnx.save(model, str(target))
 
 
-def _assemble_onnx_dir(model_name: str, cache_dir: Path) -> Path:
+def _assemble_onnx_dir(
+    model_name: str, cache_dir: Path, rewrites: Optional[str] = None
+) -> Path:
+    """The model's folder under ``cache_dir``, assembled once; ``rewrites``
+    (default: what ocrbeam runs, :func:`_rewrites`) lets bench/ assemble
+    other variants of the same file, "" for the registry's export as is."""
     yml = _inference_yml(model_name)
     onnx = onnx_model_file(model_name)
-    rewrites = _rewrites(model_name)
+    if rewrites is None:
+        rewrites = _rewrites(model_name)
     stamp = hashlib.sha256(
         f"{onnx.stat().st_size}:{onnx.stat().st_mtime_ns}:{rewrites}".encode() + yml
     ).hexdigest()[:12]
