@@ -189,17 +189,25 @@ def test_engine_pool_counts_a_load_that_ends_after_the_last_page():
     assert broken.take_new_loads() == 0
 
 
-def test_engine_pool_takes_fixed_batches_of_many_pages_per_engine():
-    """With the pool, one bundle thread feeds every engine (and in a
-    multi-process run the worker holding the last long document is the
-    pool's only client): batches must be long enough that the engines seldom
-    idle at their ends."""
+def test_engine_pool_pages_stream_to_it_without_batches(tmp_path):
+    """With the pool, one bundle thread feeds every engine: RunInference's
+    batches would stop it rendering while each batch is OCR'd, and idle the
+    engines at every batch's end.  The pages go to the pool one by one
+    instead (``OcrOnEnginePool``); an engine of one's own keeps RunInference
+    and the config's batch size."""
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
-    ocr = load_config(None, ["ocr.batchSize=4"]).ocr
-    pooled = PPOCRv5ModelHandler(ocr, "h", engine_pool=2).batch_elements_kwargs()
-    assert pooled == {"min_batch_size": 64, "max_batch_size": 64}
-    own = PPOCRv5ModelHandler(ocr, "h").batch_elements_kwargs()
+    config = load_config(None, ["ocr.batchSize=4"])
+    steps = {}
+    for name, pool in (("pooled", 2), ("own", None)):
+        pipeline = TestPipeline(runner="FnApiRunner")
+        build_pipeline(pipeline, [str(tmp_path)], None, config, engine_pool=pool)
+        steps[name] = _step_names(pipeline)
+    assert "OcrPages/OcrOnEnginePool" in steps["pooled"]
+    assert not any("RunInference" in step for step in steps["pooled"])
+    assert "OcrPages/OcrOnEnginePool" not in steps["own"]
+    assert "OcrPages/RunInference" in steps["own"]
+    own = PPOCRv5ModelHandler(config.ocr, "h").batch_elements_kwargs()
     assert own == {"min_batch_size": 1, "max_batch_size": 4}
 
 

@@ -277,7 +277,12 @@ class PPOCRv5Config(_RemoteSettings):
     ocr_version: Optional[str] = Field(
         None, description="PP-OCRv5, PP-OCRv4, ... Only with explicit model dirs."
     )
-    batch_size: int = Field(4, gt=0, description="Pages per RunInference batch.")
+    batch_size: int = Field(
+        4,
+        gt=0,
+        description="Pages per RunInference batch (engines of their own; the "
+        "local shared engine pool takes pages one by one).",
+    )
     cpu_threads: Optional[int] = Field(
         None,
         gt=0,

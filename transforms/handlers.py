@@ -38,9 +38,6 @@ _LOG = logging.getLogger(__name__)
 
 PageOutcome = Union[PageResult, PageWithArtifacts, DeadLetter]
 STAGE = "ocr"
-#: Pages per engine in one RunInference batch with a shared engine pool (with
-#: two engines, 64 page images of 0.2-1 MB each in memory at a time).
-_POOL_PAGES_PER_ENGINE = 32
 
 
 class OcrEngine:
@@ -345,18 +342,25 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         model,
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[PageOutcome]:
-        counters = self._counters()
-        self._report_loads(model, counters)
-        counters["batch"].update(len(batch))
+        self._report_loads(model, self._counters())
         workers = model.concurrency if isinstance(model, PooledEngine) else 1
         if workers > 1 and len(batch) > 1:
             # A shared pool: hand it the whole batch, its engines share it out.
             with ThreadPoolExecutor(min(workers, len(batch))) as pool:
-                attempts = list(pool.map(lambda p: self._attempt(p, model), batch))
+                attempts = list(pool.map(lambda p: self.attempt(p, model), batch))
         else:
-            attempts = [self._attempt(page, model) for page in batch]
+            attempts = [self.attempt(page, model) for page in batch]
+        return self.outcomes(batch, attempts, model)
+
+    def outcomes(
+        self, batch: Sequence[PageImage], attempts: Sequence[tuple], model
+    ) -> list[PageOutcome]:
+        """One row or dead letter per attempted page (see :meth:`attempt`),
+        counted in this handler's metrics.  Call it on the bundle's own
+        thread: Beam's metrics belong to the thread that runs the bundle."""
+        counters = self._counters()
+        counters["batch"].update(len(batch))
         outcomes: list[PageOutcome] = []
-        # Metrics are updated here, on the bundle's own thread.
         for page, (outcome, exc, elapsed_ms) in zip(batch, attempts, strict=True):
             if exc is not None:
                 if self._fail_fast:
@@ -372,11 +376,14 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
             if row.flags:
                 counters["flagged"].inc()
             outcomes.append(outcome)
-        self._report_loads(model, counters)  # restarts during this batch
+        self._report_loads(model, counters)  # restarts during these pages
         return outcomes
 
-    def _attempt(self, page: PageImage, model):
-        """``(outcome, None, ms)`` or ``(None, exception, ms)`` for one page."""
+    def attempt(self, page: PageImage, model):
+        """``(outcome, None, ms)`` or ``(None, exception, ms)`` for one page.
+
+        Never raises, touches no metric: safe on any thread (``outcomes``
+        turns the result into a row or a dead letter and counts it)."""
         start = time.perf_counter()
         try:
             outcome = self._process_page(page, model)
@@ -392,18 +399,8 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         return self.namespace
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
-        if self._pool_size:
-            # A shared pool: fixed batches of many pages per engine.  The
-            # pages are OCR'd in the stage that renders them, and the default
-            # local run has one bundle thread: while it waits for a batch, no
-            # page is rendered, so at the end of every batch all engines but
-            # the last idle for half a page on average (about 0.5 / 32 of a
-            # batch of 32 pages per engine).  In batches of 2-4 pages one
-            # 32-page PDF took 86-88 s against 77-79 s; in batches of 16, 76 s.
-            size = max(
-                self._config.batch_size, _POOL_PAGES_PER_ENGINE * self._pool_size
-            )
-            return {"min_batch_size": size, "max_batch_size": size}
+        # With a shared engine pool OcrPages does not batch (it keeps pages
+        # in flight on the pool: see ocr._PooledInference).
         return {"min_batch_size": 1, "max_batch_size": self._config.batch_size}
 
 
