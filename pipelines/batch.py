@@ -305,16 +305,6 @@ class LocalPlan(NamedTuple):
     engines: Optional[int]
 
 
-def _poolable(config: PipelineConfig) -> bool:
-    """Whether this config's pages can go to a pool of local engines: the
-    PP-OCRv5 route with a local backend (a remote service is its own pool)."""
-    return (
-        config.ocr.shared_engines
-        and config.route != "vl"
-        and config.ocr.backend != "remote"
-    )
-
-
 def _apply_local_defaults(
     options: PipelineOptions,
     workers: Optional[int],
@@ -343,7 +333,7 @@ def _apply_local_defaults(
     if standard.runner is None:
         # FnApiRunner directly: DirectRunner would first try to download Prism.
         standard.runner = "FnApiRunner"
-        if explicit_mode is None and own_pipeline and _poolable(config):
+        if explicit_mode is None and own_pipeline and config.pools_local_engines:
             engines = workers or cores
             direct.direct_running_mode = "in_memory"
             direct.direct_num_workers = 1
@@ -358,7 +348,7 @@ def _apply_local_defaults(
     if direct.direct_running_mode != "multi_processing":
         return LocalPlan(cores, None)
     # Beam's worker processes, one engine each or all sharing the pool.
-    pooled = own_pipeline and _poolable(config) and processes > 1
+    pooled = own_pipeline and config.pools_local_engines and processes > 1
     return LocalPlan(max(1, cores // processes), processes if pooled else None)
 
 

@@ -12,6 +12,11 @@ class Server:
     def pid(self):
         return os.getpid()
 
+    def imported(self, module):
+        import sys
+
+        return module in sys.modules
+
     def fail(self):
         raise ValueError("bad input")
 

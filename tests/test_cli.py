@@ -36,6 +36,8 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
             "sink.markdownFiles=true",
             "--workers",
             "2",
+            "--log_level",
+            "INFO",
         ],
         capture_output=True,
         text=True,
@@ -43,6 +45,9 @@ def test_run_command_end_to_end(mixed_folder, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
+    # Started before Beam was imported, then adopted: both engines, the renderer.
+    assert proc.stderr.count("ocrbeam-engine: adopted prestarted process") == 2
+    assert proc.stderr.count("ocrbeam-renderer: adopted prestarted process") == 1
     assert "progress:" in proc.stderr and "summary:" in proc.stderr
     # The default local run: one pool of two engines, each loaded once.
     assert "this run: 2 model load(s)" in proc.stderr
@@ -180,3 +185,37 @@ def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
     assert summary["ok"] and summary["documents_done"] == 3
     docs = list((out / "documents" / "markdown").glob("born-digital-*.md"))
     assert len(docs) == 1 and "Hello, here is some text" in docs[0].read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, engines, renderers",
+    [
+        ([], 1, 1),  # --workers 1: one engine, the renderer
+        (["--set", "ocr.isolate=false"], 0, 1),  # engines in-process
+        (["--runner", "DirectRunner"], 0, 0),  # not the default local run
+        (["--direct_running_mode=multi_processing"], 0, 0),
+        (["--set", "ocr.sharedEngines=false"], 0, 0),  # no pool
+        (["--set", "ocr.backend=remote"], 0, 0),
+        (["--set", "no.such=1"], 0, 0),  # the run reports the error
+        (["--help"], 0, 0),
+    ],
+)
+def test_run_prestarts_the_pool_processes_before_importing_beam(
+    tmp_path, extra, engines, renderers
+):
+    """``ocrbeam run`` starts the engine pool's and the renderer's processes
+    first (they import PaddleOCR and pdfium while it imports Beam), only
+    where the run will have a local pool to adopt them."""
+    from ocrbeam.transforms.engine import ENGINE_PROCESS_NAME
+    from ocrbeam.transforms.isolation import standing_by, stop_standing_by
+    from ocrbeam.transforms.render import RENDERER_PROCESS_NAME
+
+    from ocrbeam.cli import _prestart_engines
+
+    argv = ["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--workers"]
+    try:
+        assert _prestart_engines(argv + ["1"] + extra) == engines + renderers
+        assert len(standing_by(ENGINE_PROCESS_NAME)) == engines
+        assert len(standing_by(RENDERER_PROCESS_NAME)) == renderers
+    finally:
+        assert stop_standing_by() == engines + renderers

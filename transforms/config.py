@@ -598,6 +598,17 @@ class PipelineConfig(_Section):
             )
         return self
 
+    @property
+    def pools_local_engines(self) -> bool:
+        """Whether a local run can send this config's pages to one pool of
+        engines for the machine: the PP-OCRv5 routes with a local backend (a
+        remote service is its own pool; VL has its own handler)."""
+        return (
+            self.ocr.shared_engines
+            and self.route != "vl"
+            and self.ocr.backend != "remote"
+        )
+
     def fingerprint(self) -> str:
         """A short hash of everything that changes page results."""
         operational = {

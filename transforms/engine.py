@@ -15,6 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
+#: The name of an isolated engine process (``isolation.IsolatedWorker``).
+ENGINE_PROCESS_NAME = "ocrbeam-engine"
+#: What an engine process imports before it builds its pipeline: a process
+#: prestarted by ``isolation.prestart`` imports them ahead of its factory.
+ENGINE_MODULES = (
+    "ocrbeam.transforms.engine",
+    "numpy",
+    "cv2",
+    "paddleocr",
+    "onnxruntime",
+)
+
 #: Keys the service drops from the pipeline's JSON to form ``prunedResult``.
 _UNPRUNED_KEYS = ("input_path", "page_index")
 

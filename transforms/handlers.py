@@ -24,7 +24,13 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from .config import PPOCRv5Config
 from .convert import to_page_result
-from .engine import EngineOutput, EngineServer, decode_png, encode_png
+from .engine import (
+    ENGINE_PROCESS_NAME,
+    EngineOutput,
+    EngineServer,
+    decode_png,
+    encode_png,
+)
 from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
 from .records import (
     DeadLetter,
@@ -65,7 +71,7 @@ class OcrEngine:
         self._reported_loads = 0
         if isolate:
             self._worker: Any = IsolatedWorker(
-                factory, timeout_s=timeout_s, name="ocrbeam-engine"
+                factory, timeout_s=timeout_s, name=ENGINE_PROCESS_NAME
             )
             self._worker.call("ping")  # load the model now, inside load_model()
         else:

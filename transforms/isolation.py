@@ -12,6 +12,11 @@ calls its methods over a pipe with a timeout:
 After a crash or timeout the next call starts a fresh child, so one poisoned
 page costs one dead letter and one restart, never the job.
 
+``prestart`` starts children ahead of time, before their factory is known:
+each imports the heavy modules it will need, then waits; the next
+``IsolatedWorker`` of that name adopts one and sends it its factory.  The
+``ocrbeam run`` command starts its engines this way before it imports Beam.
+
 Example:
     >>> worker = IsolatedWorker(make_server, timeout_s=60)
     >>> worker.call("render", 3)          # runs make_server().render(3) in the child
@@ -20,6 +25,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -28,6 +35,8 @@ import threading
 import types
 from collections.abc import Callable
 from typing import Any, Optional
+
+_LOG = logging.getLogger(__name__)
 
 
 class WorkerCrashed(RuntimeError):
@@ -52,7 +61,7 @@ def _serve(conn, factory: Callable[[], Any]) -> None:
         try:
             method, args, kwargs = conn.recv()
         except (EOFError, OSError):
-            return
+            _leave()
         try:
             result = getattr(server, method)(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -62,6 +71,98 @@ def _serve(conn, factory: Callable[[], Any]) -> None:
                 conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
             continue
         conn.send(("ok", result))
+
+
+def _leave() -> None:
+    """Exit the child now: the parent has let go and nothing is left to do.
+
+    A normal interpreter exit would first tear down every module and the
+    models' memory: about half a second per engine process, at the end of
+    every run.  Only the standard streams hold anything worth keeping.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - closed or broken: nothing to keep
+            pass
+    os._exit(0)
+
+
+def _stand_by(conn, modules: tuple[str, ...]) -> None:
+    """A prestarted child: import ``modules``, wait for a factory, serve."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the factory reports what is missing
+            pass
+    try:
+        factory = conn.recv()
+    except (EOFError, OSError):  # not needed after all: the parent let go
+        _leave()
+    _serve(conn, factory)
+
+
+#: Prestarted children by worker name: ``[(process, connection), ...]``.
+_STANDING_BY: dict[str, list] = {}
+_STANDING_BY_LOCK = threading.Lock()
+
+
+def prestart(name: str, count: int, modules: tuple[str, ...] = ()) -> None:
+    """Start ``count`` children for ``IsolatedWorker(name=name)`` now.
+
+    Each imports ``modules`` while this process goes on with its own work
+    (an engine process spends about 1.4 s importing PaddleOCR); a worker of
+    that name started later adopts one, sends it its factory and waits only
+    for the build.  Children nobody adopts exit with this process, or at
+    ``stop_standing_by``.
+    """
+    ctx = mp.get_context("spawn")
+    started = []
+    for _ in range(count):
+        parent, child = ctx.Pipe()
+        process = ctx.Process(
+            target=_stand_by, args=(child, tuple(modules)), name=name, daemon=True
+        )
+        with _children_allowed(), _main_module_left_out():
+            process.start()
+        child.close()
+        started.append((process, parent))
+    with _STANDING_BY_LOCK:
+        _STANDING_BY.setdefault(name, []).extend(started)
+
+
+def standing_by(name: str) -> list[int]:
+    """Process ids of the prestarted children of this name not yet adopted."""
+    with _STANDING_BY_LOCK:
+        return [process.pid for process, _conn in _STANDING_BY.get(name, [])]
+
+
+def _adopt(name: str):
+    """A live prestarted child of this name, or None."""
+    with _STANDING_BY_LOCK:
+        waiting = _STANDING_BY.get(name) or []
+        while waiting:
+            process, conn = waiting.pop(0)
+            if process.is_alive():
+                return process, conn
+            conn.close()
+    return None
+
+
+def stop_standing_by() -> int:
+    """Stop the prestarted children nobody adopted; returns how many."""
+    with _STANDING_BY_LOCK:
+        left = [child for waiting in _STANDING_BY.values() for child in waiting]
+        _STANDING_BY.clear()
+    for _process, conn in left:
+        conn.close()  # the child's recv() sees EOF and leaves
+    for process, _conn in left:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+    return len(left)
 
 
 def _describe_exit(process) -> str:
@@ -148,6 +249,24 @@ class IsolatedWorker:
 
     # -- lifecycle -----------------------------------------------------------
     def _start(self) -> None:
+        status = payload = None
+        adopted = self._adopted()
+        if adopted is not None:
+            self._process, self._conn = adopted
+            try:
+                status, payload = self._receive(self._start_timeout_s, starting=True)
+            except WorkerCrashed:  # it died standing by: start one afresh
+                adopted = None
+        if adopted is None:
+            self._process, self._conn = self._spawned()
+            status, payload = self._receive(self._start_timeout_s, starting=True)
+        if status != "ready":
+            self.close()
+            raise payload
+        self.starts += 1
+        self.calls_since_start = 0
+
+    def _spawned(self):
         ctx = mp.get_context("spawn")  # fork is unsafe with Beam's gRPC threads
         parent, child = ctx.Pipe()
         process = ctx.Process(
@@ -156,13 +275,22 @@ class IsolatedWorker:
         with _children_allowed(), _main_module_left_out():
             process.start()
         child.close()
-        self._process, self._conn = process, parent
-        status, payload = self._receive(self._start_timeout_s, starting=True)
-        if status != "ready":
-            self.close()
-            raise payload
-        self.starts += 1
-        self.calls_since_start = 0
+        return process, parent
+
+    def _adopted(self):
+        """A prestarted child (see ``prestart``), given our factory; or None."""
+        while (child := _adopt(self._name)) is not None:
+            process, conn = child
+            try:
+                conn.send(self._factory)
+                _LOG.info("%s: adopted prestarted process %d", self._name, process.pid)
+                return process, conn
+            except (BrokenPipeError, OSError):  # it died meanwhile: next one
+                conn.close()
+            except BaseException:  # e.g. a factory that does not pickle
+                conn.close()  # the child sees EOF and exits
+                raise
+        return None
 
     def close(self) -> None:
         """Stop the child (if any); the next call starts a new one."""

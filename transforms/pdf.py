@@ -34,6 +34,7 @@ from .progress import ProgressReporter
 from .records import DeadLetter, DocumentBlob, PageImage, PageResult, typed
 from .render import (  # noqa: F401 - the renderer's API, re-exported
     PDFIUM_LOCK,
+    RENDERER_PROCESS_NAME,
     PageRenderer,
     SplitError,
     _InProcess,
@@ -90,7 +91,7 @@ class _SplitDoFn(beam.DoFn):
             self._renderer = IsolatedWorker(
                 functools.partial(PageRenderer, self._config),
                 timeout_s=self._config.page_timeout_s,
-                name="ocrbeam-renderer",
+                name=RENDERER_PROCESS_NAME,
             )
         else:
             self._renderer = _InProcess(PageRenderer(self._config))

@@ -16,6 +16,11 @@ from typing import Any, Optional
 
 from .config import RenderConfig
 
+#: The name of an isolated renderer process (``isolation.IsolatedWorker``),
+#: and what it imports before its first page (``isolation.prestart``).
+RENDERER_PROCESS_NAME = "ocrbeam-renderer"
+RENDERER_MODULES = ("ocrbeam.transforms.render", "pypdfium2", "PIL.Image", "numpy")
+
 #: One lock for every pypdfium2 call in this process (PDFium is not thread-safe).
 PDFIUM_LOCK = threading.Lock()
 
