@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -231,12 +230,15 @@ def _prestart_engines(argv: Sequence[str]) -> int:
     parser.add_argument("-h", "--help", action="store_true")
     try:
         known, _rest = parser.parse_known_args(list(argv))
-        if known.help or known.runner or known.direct_running_mode:
+        if known.help:
             return 0
         config = load_config(known.config, known.overrides)
     except (Exception, SystemExit):  # noqa: BLE001 - the run reports it
         return 0
-    if not config.pools_local_engines:
+    engines = config.local_pool_engines(
+        known.runner, known.direct_running_mode, known.workers
+    )
+    if not engines:
         return 0
     from ocrbeam.transforms.engine import ENGINE_MODULES, ENGINE_PROCESS_NAME
     from ocrbeam.transforms.isolation import prestart
@@ -244,7 +246,7 @@ def _prestart_engines(argv: Sequence[str]) -> int:
 
     count = 0
     if config.ocr.isolate:
-        count = max(1, known.workers or os.cpu_count() or 1)
+        count = engines
         prestart(ENGINE_PROCESS_NAME, count, ENGINE_MODULES)
     if config.render.isolate:  # the one bundle thread's renderer
         prestart(RENDERER_PROCESS_NAME, 1, RENDERER_MODULES)

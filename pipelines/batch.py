@@ -330,11 +330,11 @@ def _apply_local_defaults(
     explicit_mode = options.get_all_options(drop_default=True).get(
         "direct_running_mode"
     )
+    engines = config.local_pool_engines(standard.runner, explicit_mode, workers)
     if standard.runner is None:
         # FnApiRunner directly: DirectRunner would first try to download Prism.
         standard.runner = "FnApiRunner"
-        if explicit_mode is None and own_pipeline and config.pools_local_engines:
-            engines = workers or cores
+        if engines and own_pipeline:
             direct.direct_running_mode = "in_memory"
             direct.direct_num_workers = 1
             return LocalPlan(max(1, cores // engines), engines)

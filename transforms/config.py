@@ -609,6 +609,23 @@ class PipelineConfig(_Section):
             and self.ocr.backend != "remote"
         )
 
+    def local_pool_engines(
+        self,
+        runner: Optional[str],
+        running_mode: Optional[str],
+        workers: Optional[int],
+    ) -> Optional[int]:
+        """Engines of the default local run's shared pool, one per core or
+        ``workers``; None where the run has no such pool (a ``--runner`` or
+        ``--direct_running_mode`` given, or pages that do not pool).  What
+        ``ocrbeam run`` plans with, and what its CLI prestarts before Beam is
+        imported."""
+        if runner is not None or running_mode is not None:
+            return None
+        if not self.pools_local_engines:
+            return None
+        return workers or os.cpu_count() or 1
+
     def fingerprint(self) -> str:
         """A short hash of everything that changes page results."""
         operational = {

@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional, Union
 
 from apache_beam.metrics import Metrics
@@ -348,14 +347,10 @@ class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):
         model,
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[PageOutcome]:
+        # A shared engine pool is not fed from here: OcrPages streams its
+        # pages to it (ocr._PooledInference), calling attempt and outcomes.
         self._report_loads(model, self._counters())
-        workers = model.concurrency if isinstance(model, PooledEngine) else 1
-        if workers > 1 and len(batch) > 1:
-            # A shared pool: hand it the whole batch, its engines share it out.
-            with ThreadPoolExecutor(min(workers, len(batch))) as pool:
-                attempts = list(pool.map(lambda p: self.attempt(p, model), batch))
-        else:
-            attempts = [self.attempt(page, model) for page in batch]
+        attempts = [self.attempt(page, model) for page in batch]
         return self.outcomes(batch, attempts, model)
 
     def outcomes(
