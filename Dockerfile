@@ -9,8 +9,9 @@
 # ENGINE=gpu (default) installs paddlepaddle-gpu for the `paddle` backend
 # (configs/gpu-ppocrv5.yaml) and onnxruntime-gpu for onnxruntime on CUDA;
 # ENGINE=cpu keeps onnxruntime on CPU plus paddlepaddle 3.2.2.
-# The PP-OCRv5 weights are baked in under /opt/ocrbeam/models, where
-# configs/gpu-ppocrv5.yaml expects them: workers never download weights.
+# The PP-OCRv5 weights in Paddle format are copied to /opt/ocrbeam/models,
+# where configs/gpu-ppocrv5.yaml expects them; the ONNX model folders ship
+# inside the ocrbeam package: workers never download weights.
 
 ARG PYTHON_VERSION=3.11
 ARG BEAM_VERSION=2.77.0
@@ -55,17 +56,19 @@ RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
       pip install "paddlepaddle==3.2.2"; \
     fi
 
-# Bake the weights where configs/gpu-ppocrv5.yaml points, and pre-assemble the
-# ONNX model folders so the first page on a worker pays no setup.
+# Copy the Paddle-format weights where configs/gpu-ppocrv5.yaml points, and
+# assemble the text-line classifier's folder in the cache now, so the first
+# page on a worker pays no setup.
 RUN python - <<'PY'
 import shutil
 from pathlib import Path
-from ocrbeam.transforms.weights import bundled_model_dirs, paddle_model_dir
+from ocrbeam.models.bundled import (
+    bundled_model_dirs, bundled_textline_orientation_dir, paddle_model_dir)
 target = Path("/opt/ocrbeam/models")
 for name in ("PP-OCRv5_mobile_det", "PP-OCRv5_mobile_rec"):
     shutil.copytree(paddle_model_dir(name), target / name, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".cache", ".gitattributes", "README.md"))
-print(bundled_model_dirs("onnxruntime"))
+print(bundled_model_dirs("onnxruntime"), bundled_textline_orientation_dir())
 PY
 
 # Beam's worker boot program: Dataflow and Flink start the container with it.

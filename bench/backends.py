@@ -4,15 +4,15 @@ Cuts the text lines of N pages (rendered from the real PDFs in tests/data,
 detected by PP-OCRv5 mobile as the OCR pipeline does), then, one intra-op
 thread, side by side in one run:
 
-* the recogniser with int8 convolutions (the shipped file) on onnxruntime
-  with batches of 1, 4, 8 and 16 lines sorted by width (PaddleOCR's own
-  order: a batch is padded to its widest line, so sorting keeps the padding
-  small);
-* the recogniser ocrbeam runs by default (on CPUs with VNNI or Arm), as
-  ``bundled_model_dirs`` assembles it: the same with its character
-  classifier quantised and its hard-swish activations on uint8
-  (``int8+head+hswish``); and with only the classifier quantised
-  (``int8+head``);
+* the int8 recogniser ocrbeam ships (``int8``: int8 convolutions, its
+  character classifier quantised, hard-swish activations on uint8; the
+  default on CPUs with VNNI or Arm) on onnxruntime with batches of 1, 4, 8
+  and 16 lines sorted by width (PaddleOCR's own order: a batch is padded to
+  its widest line, so sorting keeps the padding small);
+* with ``--int8-base BASE.onnx`` (the statically quantised recogniser the
+  shipped one is built from: ocrbeam/models/PROVENANCE.md) also the steps
+  between: ``int8-conv`` (BASE itself) and ``int8-conv+head`` (its character
+  classifier quantised);
 * the recogniser (fp32 and int8) and the detector (fp32) on onnxruntime and,
   when the ``openvino`` package is installed (it is not a dependency of
   ocrbeam), on OpenVINO's CPU plugin.
@@ -26,7 +26,7 @@ faster variant that reads differently shows.
     python bench/backends.py --pages 2
     pip install openvino && python bench/backends.py --pages 2
     python bench/backends.py --pages 3 --repeat 8 --width-scale 0.85 \
-        --only int8+head,int8+head+hswish
+        --only fp32,int8
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,7 +48,7 @@ BATCH_SIZES = (1, 4, 8, 16)
 
 def _inputs(pages: int, dpi: int):
     """(model folders, line crops as recogniser inputs, detector inputs)."""
-    from ocrbeam.transforms.weights import bundled_model_dirs
+    from ocrbeam.models.bundled import bundled_model_dirs
 
     crops, det_inputs = [], []
     for bgr, lines in line_inputs(dpi, pages):
@@ -65,6 +66,23 @@ def _narrowed(x, scale: float):
     width = max(8, int(x.shape[3] * scale))
     image = cv2.resize(x[0].transpose(1, 2, 0), (width, x.shape[2]))
     return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+
+
+def _int8_steps(base: Path, tmp: Path) -> list[tuple[str, str]]:
+    """The int8 recogniser's build steps before the shipped one (its base;
+    the base with its character classifier quantised)."""
+    import onnx
+
+    from ocrbeam.models.onnx_quant import quantize_ctc_head
+
+    head, changed = quantize_ctc_head(onnx.load(str(base)))
+    if not changed:
+        raise SystemExit(f"{base}: no CTC head to quantise")
+    onnx.save(head, str(tmp / "int8-conv+head.onnx"))
+    return [
+        ("int8-conv", str(base)),
+        ("int8-conv+head", str(tmp / "int8-conv+head.onnx")),
+    ]
 
 
 def _det_input(bgr):
@@ -139,7 +157,7 @@ def _decode(outputs, characters: list[str]) -> list[str]:
 
 def _disagreement(reference: list[str], hypothesis: list[str]) -> float:
     """Edits per reference character over all lines."""
-    from ocrbeam.transforms.quality import edit_distance
+    from ocrbeam.text.quality import edit_distance
 
     pairs = list(zip(reference, hypothesis, strict=True))
     chars = sum(len(r) for r, _ in pairs) or 1
@@ -152,10 +170,17 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=144)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds")
     parser.add_argument(
+        "--int8-base",
+        type=Path,
+        default=None,
+        help="the statically quantised recogniser the shipped int8 one is built "
+        "from: also time it and it with only its character classifier quantised",
+    )
+    parser.add_argument(
         "--only",
         default="",
-        help="comma-separated recognisers (fp32, int8, int8+head, "
-        "int8+head+hswish): time only "
+        help="comma-separated recognisers (fp32, int8; with --int8-base also "
+        "int8-conv, int8-conv+head): time only "
         "these, on onnxruntime, batch 1, in alternating order, and print each "
         "round's time relative to the first one listed",
     )
@@ -172,33 +197,13 @@ def main() -> None:
     dirs, crops, det_inputs = _inputs(args.pages, args.dpi)
     if args.width_scale < 1.0:
         crops = [_narrowed(x, args.width_scale) for x in crops]
+    from ocrbeam.models.bundled import INT8_RECOGNITION_MODEL, shipped_model_dir
+
     fp32 = str(dirs["rec"] / "inference.onnx")
-    int8 = str(Path(__file__).resolve().parent.parent / "ocrbeam" / "models"
-               / "PP-OCRv5_mobile_rec_int8.onnx")  # fmt: skip
-    from ocrbeam.transforms.onnx_fold import int8_without_saturation
-    from ocrbeam.transforms.weights import bundled_model_dirs
-
+    int8 = str(shipped_model_dir(INT8_RECOGNITION_MODEL) / "inference.onnx")
     recognisers = [("fp32", fp32), ("int8", int8)]
-    if int8_without_saturation():
-        from ocrbeam.transforms.weights import (
-            _HEAD_VERSION,
-            INT8_RECOGNITION_MODEL,
-            _assemble_onnx_dir,
-            default_cache_dir,
-        )
-
-        # The shipped file with only its head quantised (session 9's default),
-        # and the folder ocrbeam assembles (head and hard-swish: the default).
-        head_only = _assemble_onnx_dir(
-            INT8_RECOGNITION_MODEL,
-            default_cache_dir(),
-            rewrites=f"head{_HEAD_VERSION}:",
-        )
-        assembled = bundled_model_dirs("onnxruntime", rec_precision="int8")["rec"]
-        recognisers += [
-            ("int8+head", str(head_only / "inference.onnx")),
-            ("int8+head+hswish", str(assembled / "inference.onnx")),
-        ]
+    if args.int8_base:
+        recognisers += _int8_steps(args.int8_base, Path(tempfile.mkdtemp()))
     only = [name for name in args.only.split(",") if name]
     if only:
         known = dict(recognisers)
@@ -224,7 +229,7 @@ def main() -> None:
     variants = []
     for backend, build in backends.items():
         for precision, path in recognisers:
-            if backend != "onnxruntime" and precision.startswith("int8+"):
+            if backend != "onnxruntime" and precision not in ("fp32", "int8-conv"):
                 continue  # onnxruntime's own contrib ops
             run = build(path)
             batched = (backend, precision) == ("onnxruntime", "int8") and not only

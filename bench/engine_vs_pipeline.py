@@ -19,19 +19,19 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
    engine pool on and off (single runs vary by +-10% on a shared machine);
 6. with ``--mode-pairs K``: K interleaved pairs of the large run as it is and
    with ``--direct_running_mode multi_processing`` (Beam's SDK worker
-   processes sharing the pool: the default local run before session 8);
+   processes sharing the pool, the other way a local run can go);
 7. with ``--ratio-pairs K``: K more interleaved pairs of (best direct, one
    process per core; ``ocrbeam run``) on the large page set, so that the
    machine's drift between runs falls on both sides alike: the ratio of each
    pair and their median;
-8. with ``--baselines``: the configurations issue #5 measured its figures
-   with, on the same pages in the same run, so that ``ocrbeam run`` is
-   compared with them on the machine as it is now, not with figures from
-   another hour: PaddleOCR itself (no ocrbeam code in the engine) on the
-   registry's ONNX exports as shipped (fp32, not folded), lines at full
+8. with ``--baselines``: PaddleOCR's own reference configurations, on the
+   same pages in the same run, so that ``ocrbeam run`` is compared with them
+   on the machine as it is now, not with figures from another hour:
+   PaddleOCR itself (no ocrbeam code in the engine) on the registry's ONNX
+   exports as shipped (fp32, not folded), lines at full
    width, no orientation step (less work than ocrbeam does):
    ``onnxruntime defaults``, one process, onnxruntime's threads, recognition
-   batch 6, detection at min side 64; and ``the issue's best configuration``,
+   batch 6, detection at min side 64; and ``PaddleOCR tuned``,
    one process per core with one thread, recognition batch 1, detection at
    max side 1280.
 
@@ -57,31 +57,35 @@ from bench.common import (  # noqa: E402
     Timer,
     cores,
     emit,
+    engine_settings,
     ocrbeam_run_command,
+    registry_model_dir,
     write_page_folder,
 )
 
 
 def _engine(threads: int, overrides: list[str], plain: bool = False):
     import numpy as np  # noqa: F401
-    from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.engine import create_pipeline
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
-    cfg = load_config(None, overrides)
-    handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=threads)
+    from ocrbeam.engines.ppocrv5 import create_pipeline
+
+    settings = engine_settings(overrides, threads)
     if plain:  # PaddleOCR as it comes: none of ocrbeam's engine code
         import logging
 
         from paddleocr import PaddleOCR
 
         logging.getLogger("paddlex").setLevel(logging.WARNING)
-        return PaddleOCR(**handler.pipeline_kwargs()), handler.predict_kwargs()
+        return PaddleOCR(**settings.pipeline_kwargs), settings.predict_kwargs
     # PaddleOCR itself, with the engine settings ocrbeam runs it with (models,
     # threads, recognition batch, line width, gated line orientation): the
     # pipeline's overhead is what the ratio is about.
-    pipeline = create_pipeline(handler.pipeline_kwargs(), **handler.engine_options())
-    return pipeline, handler.predict_kwargs()
+    pipeline = create_pipeline(
+        settings.pipeline_kwargs,
+        settings.rec_width_scale,
+        settings.textline_below_score,
+    )
+    return pipeline, settings.predict_kwargs
 
 
 def _direct_worker(args) -> tuple[int, float]:
@@ -147,14 +151,12 @@ def registry_model_dirs(root: Path) -> dict[str, Path]:
     """Folders of the registry's PP-OCRv5 mobile ONNX exports as shipped (not
     folded, fp32), with PaddleX's inference.yml: what PaddleOCR's own
     onnxruntime engine runs."""
-    from ocrbeam.transforms.weights import _assemble_onnx_dir
-
     names = {"det": "PP-OCRv5_mobile_det", "rec": "PP-OCRv5_mobile_rec"}
-    return {k: _assemble_onnx_dir(n, root, rewrites="") for k, n in names.items()}
+    return {k: registry_model_dir(n, root) for k, n in names.items()}
 
 
 def baselines(paths: list[Path], root: Path, n: int) -> dict:
-    """Pages/s of issue #5's reference configurations (module docstring)."""
+    """Pages/s of the reference configurations (module docstring)."""
     dirs = registry_model_dirs(root)
     common = [
         f"ocr.textDetectionModelDir={dirs['det']}",
@@ -171,7 +173,7 @@ def baselines(paths: list[Path], root: Path, n: int) -> dict:
     ]
     return {
         "onnxruntime_defaults": direct(paths, 1, defaults, plain=True),
-        "issue_best_configuration": direct(paths, n, best, plain=True),
+        "paddleocr_tuned": direct(paths, n, best, plain=True),
     }
 
 
@@ -235,7 +237,7 @@ def main() -> None:
     parser.add_argument(
         "--baselines",
         action="store_true",
-        help="also time issue #5's reference configurations (PaddleOCR's "
+        help="also time the reference configurations (PaddleOCR's "
         "onnxruntime defaults; its best configuration) on the same pages",
     )
     parser.add_argument(

@@ -137,7 +137,7 @@ def _flip_every_third_line(image, page, scale: float):
 
 
 def _score(truth: str, text: str) -> dict:
-    from ocrbeam.transforms.quality import cer, word_f1
+    from ocrbeam.text.quality import cer, word_f1
 
     return {
         "cer": round(cer(truth, text), 4),
@@ -170,6 +170,8 @@ def main() -> None:
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.records import PageImage
 
+    from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
+
     items = evaluation_set(args.dpi)
     variants = [
         ("ocrbeam", []),
@@ -198,8 +200,7 @@ def main() -> None:
             "ocr.textRecognitionWidthScale=1.0",
         ],
     )
-    base = PPOCRv5ModelHandler(plain.ocr, "eval")
-    raw = base.create_server()
+    raw = EngineServer(EngineSettings.from_config(plain.ocr, threads=1))
     names = ["engine", *systems]
     seconds = dict.fromkeys(names, 0.0)
     rows = []

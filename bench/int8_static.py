@@ -7,12 +7,12 @@ and the int8 recogniser side by side, one thread, and prints seconds per page
 and CER against the text layers.
 
     python bench/int8_static.py --pages 6
-    python bench/int8_static.py --pages 6 \
-        --save ocrbeam/models/PP-OCRv5_mobile_rec_int8.onnx
+    python bench/int8_static.py --pages 6 --save BASE.onnx
+    python -m ocrbeam.models.build --int8-base BASE.onnx
 
-The recogniser ocrbeam uses by default on CPU is the last command's output.
-With ``ocr.textRecognitionPrecision=fp32`` the variant compared here against
-``fp32`` is the bundled int8 model itself.
+The last two commands make the int8 recogniser ocrbeam ships (its character
+classifier and hard-swish activations are rewritten by the build step; see
+ocrbeam/models/PROVENANCE.md).  Needs ``pip install ".[test]"`` (onnx).
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ def line_inputs(dpi: int, pages: int):
     (ocrbeam's default limit: min side 64) and cut as the OCR pipeline cuts
     them."""
     import numpy as np
-    from ocrbeam.transforms.weights import bundled_model_dirs
     from paddleocr import TextDetection
     from paddlex.inference.pipelines.components import CropByPolys
+
+    from ocrbeam.models.bundled import bundled_model_dirs
 
     det = TextDetection(
         model_name="PP-OCRv5_mobile_det",
@@ -64,7 +65,6 @@ def line_inputs(dpi: int, pages: int):
 
 def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path:
     import onnx
-    from ocrbeam.transforms.weights import bundled_model_dirs
     from onnx import version_converter
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -73,6 +73,8 @@ def quantize(out_dir: Path, calibration_pages: int, op_types: list[str]) -> Path
         quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from ocrbeam.models.bundled import bundled_model_dirs
 
     dirs = bundled_model_dirs("onnxruntime")
     inputs = []
@@ -125,8 +127,8 @@ def main() -> None:
         "--save",
         default=None,
         metavar="FILE",
-        help="also copy the int8 inference.onnx here (how "
-        "ocrbeam/models/PP-OCRv5_mobile_rec_int8.onnx was made)",
+        help="also copy the int8 inference.onnx here (the base of the shipped "
+        "int8 recogniser: python -m ocrbeam.models.build --int8-base FILE)",
     )
     args = parser.parse_args()
     op_types = [t for t in args.op_types.split(",") if t]

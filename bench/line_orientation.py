@@ -32,12 +32,13 @@ PAGES = 9
 def read_lines(dpis: list[int]) -> list[dict]:
     import numpy as np
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.engine import lean_recognizer, narrow_recognizer
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from paddlex.inference.pipelines.components import CropByPolys
 
+    from ocrbeam.engines.paddlex_patches import lean_recognizer, narrow_recognizer
+    from ocrbeam.engines.ppocrv5 import EngineSettings
+
     cfg = load_config(None, ["ocr.isolate=false"]).ocr
-    kwargs = PPOCRv5ModelHandler(cfg, "bench", cpu_threads=1).pipeline_kwargs()
+    kwargs = EngineSettings.from_config(cfg, threads=1).pipeline_kwargs
     det = paddleocr_module("text_detection", kwargs)
     rec = paddleocr_module("text_recognition", kwargs)
     narrow_recognizer(rec.paddlex_predictor, cfg.text_recognition_width_scale)
@@ -99,7 +100,8 @@ def gate_table(rows: list[dict], thresholds: list[float], short: int) -> list[di
 
 def main() -> None:
     import numpy as np
-    from ocrbeam.transforms.engine import GATE_SHORT_LINE_CHARS
+
+    from ocrbeam.engines.paddlex_patches import GATE_SHORT_LINE_CHARS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dpi", type=int, action="append", default=[])

@@ -1,6 +1,7 @@
-"""Soak: a few hundred pages through ONE worker's code path (the split DoFn
-with its renderer process, the PP-OCRv5 handler with its engine process), with
-the resident memory of the three processes sampled after every batch.
+"""Soak: a few hundred pages through ONE worker's processes (its renderer
+process, driven as the split stage drives it, and the PP-OCRv5 handler with
+its engine process), with the resident memory of the three processes sampled
+after every batch.
 
     python bench/soak.py --pages 300
 
@@ -54,14 +55,17 @@ def _rss_mb(pids) -> dict[str, float]:
 
 
 def main() -> None:
-    """One worker's code path: the split DoFn and the OCR handler, page by page."""
+    """One worker's processes: the renderer and the engine, page by page, as
+    the split stage and the OCR handler drive them."""
+    import functools
     import os
 
     from ocrbeam.transforms.config import load_config
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
-    from ocrbeam.transforms.pdf import _SplitDoFn
-    from ocrbeam.transforms.progress import ProgressReporter
-    from ocrbeam.transforms.records import DocumentBlob, PageImage
+    from ocrbeam.transforms.records import PageImage
+
+    from ocrbeam.engines.isolation import IsolatedWorker
+    from ocrbeam.engines.render import RENDERER_PROCESS_NAME, PageRenderer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=300)
@@ -72,10 +76,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "docs"
         make_documents(folder, args.pages, args.per_doc)
-        split = _SplitDoFn(
-            config.render, config.source, "soak", False, ProgressReporter(None, "soak")
+        renderer = IsolatedWorker(
+            functools.partial(PageRenderer, config.render),
+            timeout_s=config.render.page_timeout_s,
+            name=RENDERER_PROCESS_NAME,
         )
-        split.setup()
         handler = PPOCRv5ModelHandler(config.ocr, "soak")
         engine = handler.load_model()
         samples = []
@@ -90,23 +95,25 @@ def main() -> None:
             batch.clear()
             pids = {
                 "worker": os.getpid(),
-                "engine": engine._worker.pid,
-                "renderer": split._renderer.pid,
+                "engine": engine.pid,
+                "renderer": renderer.pid,
             }
             samples.append((done, _rss_mb(pids)))
 
         for path in sorted(folder.glob("*.pdf")):
             data = path.read_bytes()
-            blob = DocumentBlob("d", str(path), len(data), data, [])
-            for out in split.process(blob):
-                if isinstance(out, PageImage):
-                    batch.append(out)
-                    if len(batch) >= args.batch:
-                        flush()
+            count = renderer.call("open", data, "pdf")
+            for index in range(count):
+                png, width, height, _blank = renderer.call("render", index)
+                page = PageImage("d", str(path), index, count, width, height, png)
+                batch.append(page)
+                if len(batch) >= args.batch:
+                    flush()
+            renderer.call("close_document")
         if batch:
             flush()
         elapsed = time.perf_counter() - start
-        split.teardown()
+        renderer.close()
         engine.close()
     total = [(n, sum(r.values())) for n, r in samples]
     warm = next((i for i, (n, _) in enumerate(total) if n >= 20), 0)

@@ -29,7 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, paddleocr_module, rendered_pages  # noqa: E402
+from bench.common import (  # noqa: E402
+    emit,
+    engine_settings,
+    paddleocr_module,
+    rendered_pages,
+)
 
 os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
 
@@ -43,12 +48,10 @@ DEFAULT_VARIANTS = [
 
 
 def _engine(overrides: list[str]):
-    from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+    from ocrbeam.engines.ppocrv5 import EngineServer
 
-    cfg = load_config(None, ["ocr.isolate=false", *overrides])
-    handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=1)
-    return handler, handler.create_server()
+    settings = engine_settings(["ocr.isolate=false", *overrides], threads=1)
+    return settings, EngineServer(settings)
 
 
 def stage_costs(pages) -> dict:
@@ -56,14 +59,21 @@ def stage_costs(pages) -> dict:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from ocrbeam.transforms.engine import narrow_recognizer
-    from ocrbeam.transforms.handlers import decode_png
 
-    handler, server = _engine([])
-    kwargs = handler.pipeline_kwargs()
+    from ocrbeam.engines.images import decode_png
+    from ocrbeam.engines.orientation import DocOrientationClassifier
+    from ocrbeam.engines.paddlex_patches import narrow_recognizer
+
+    settings, server = _engine([])
+    kwargs = settings.pipeline_kwargs
     det = paddleocr_module("text_detection", kwargs)
     rec = paddleocr_module("text_recognition", kwargs)
-    narrow_recognizer(rec.paddlex_predictor, server.rec_width_scale)
+    narrow_recognizer(rec.paddlex_predictor, settings.rec_width_scale)
+    orientation = (
+        DocOrientationClassifier(Path(settings.orientation_model), threads=1)
+        if settings.orientation_model
+        else None
+    )
     from paddlex.inference.pipelines.components import CropByPolys
 
     crop = CropByPolys(det_box_type="quad")
@@ -76,12 +86,12 @@ def stage_costs(pages) -> dict:
         image.save(buf, format="PNG", compress_level=1)
         pngs.append(buf.getvalue())
         totals["render"] += time.perf_counter() - start
-    predict = handler.predict_kwargs()
+    predict = settings.predict_kwargs
     for png in pngs:
         bgr = decode_png(png)
         start = time.perf_counter()
-        if server._orientation is not None:
-            server._orientation.angle(bgr)
+        if orientation is not None:
+            orientation.angle(bgr)
         totals["orientation"] += time.perf_counter() - start
         start = time.perf_counter()
         polys = det.predict(
@@ -108,10 +118,10 @@ def stage_costs(pages) -> dict:
 
 
 def variant_costs(pages, variant: str) -> dict:
-    from ocrbeam.transforms.quality import cer
+    from ocrbeam.text.quality import cer
 
     overrides = [v for v in variant.split(",") if v]
-    _handler, server = _engine(overrides)
+    _settings, server = _engine(overrides)
     pngs, truths = [], []
     for _name, _index, image, text in pages:
         buf = io.BytesIO()
@@ -119,8 +129,8 @@ def variant_costs(pages, variant: str) -> dict:
         pngs.append(buf.getvalue())
         truths.append(text)
     server.ocr(pngs[0])  # warm-up
-    from ocrbeam.transforms.convert import lines_from_result
-    from ocrbeam.transforms.layout import reading_order
+    from ocrbeam.text.lines import lines_from_result
+    from ocrbeam.text.order import reading_order
 
     start = time.perf_counter()
     outputs = [server.ocr(png) for png in pngs]

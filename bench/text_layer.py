@@ -22,16 +22,18 @@ from bench.common import DATA, PDFS, emit  # noqa: E402
 def main() -> None:
     import pypdfium2 as pdfium
     from ocrbeam.transforms.config import RenderConfig, load_config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
-    from ocrbeam.transforms.pdf import PageRenderer
-    from ocrbeam.transforms.quality import cer
+
+    from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
+    from ocrbeam.engines.render import PageRenderer
+    from ocrbeam.text.quality import cer
 
     cfg = load_config(None, ["ocr.isolate=false"])
-    handler = PPOCRv5ModelHandler(cfg.ocr, "bench", cpu_threads=1)
-    server = handler.create_server()
-    from ocrbeam.transforms.convert import lines_from_result, text_layer_result
-    from ocrbeam.transforms.layout import reading_order
+    server = EngineServer(EngineSettings.from_config(cfg.ocr, threads=1))
+    from ocrbeam.transforms.convert import text_layer_result
     from ocrbeam.transforms.records import PageImage
+
+    from ocrbeam.text.lines import lines_from_result
+    from ocrbeam.text.order import reading_order
 
     renderer = PageRenderer(RenderConfig(dpi=150))
     text_s = ocr_s = 0.0

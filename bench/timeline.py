@@ -60,10 +60,13 @@ class _Spans:
 
 def _instrument(spans: _Spans) -> None:
     """Stamp the run's milestones (imports Beam: call it where the run would)."""
-    from ocrbeam.transforms import handlers
+    import ocrbeam.transforms.handlers  # noqa: F401 - the import being stamped
+
+    from ocrbeam.engines.host import EngineHost
+    from ocrbeam.local.pool import EnginePool
 
     _stamp("Beam and ocrbeam's stages imported")
-    start, close = handlers.EnginePool._start, handlers.EnginePool.close
+    start, close = EnginePool._start, EnginePool.close
 
     def timed_start(pool, factory):
         _stamp("engine load begins")
@@ -75,9 +78,9 @@ def _instrument(spans: _Spans) -> None:
         close(pool)
         _stamp("pool stopped")
 
-    handlers.EnginePool._start = timed_start
-    handlers.EnginePool.close = timed_close
-    handlers.OcrEngine.predict = spans.wrap(handlers.OcrEngine.predict)
+    EnginePool._start = timed_start
+    EnginePool.close = timed_close
+    EngineHost.predict = spans.wrap(EngineHost.predict)
 
 
 def main() -> None:
@@ -95,9 +98,10 @@ def main() -> None:
             argv += ["--set", item]
 
         import ocrbeam.cli as cli
+        import ocrbeam.local.prestart as prestarting
 
         spans = _Spans()
-        prestart = cli._prestart_engines
+        prestart = prestarting.prestart_for
 
         def stamped_prestart(run_argv):
             started = prestart(run_argv)
@@ -105,7 +109,7 @@ def main() -> None:
             _instrument(spans)
             return started
 
-        cli._prestart_engines = stamped_prestart
+        prestarting.prestart_for = stamped_prestart
         _T0 = time.monotonic()
         code = cli.run_command(argv)
         _stamp("run over")

@@ -2,6 +2,9 @@
 
 ``ocrbeam run --input DIR --output OUT`` runs the batch pipeline; everything
 not declared by ocrbeam is passed to Apache Beam as a pipeline option.
+``ocrbeam stream`` runs the streaming pipeline; ``ocrbeam config [KEY ...]``
+says what each configuration key means.  The configuration part of the help is
+generated from the config model (:mod:`ocrbeam.reference`).
 """
 
 from __future__ import annotations
@@ -15,36 +18,6 @@ from typing import Optional
 from ocrbeam import __version__
 
 RUN_EPILOG = """\
-configuration:
-  Every key of the YAML config can be set with --set SECTION.KEY=VALUE; keys take
-  the PaddleOCR service's camelCase names or snake_case. Sections:
-    source  maxPdfBytes, maxImageBytes
-    render  dpi, maxPages, passwords, maxPixels, downscaleOversize, pageTimeoutS,
-            isolate, skipBlankPages, blankInkFraction
-    ocr     backend, device, text*ModelDir, textDetLimitSideLen, textDetLimitType,
-            textDetThresh, textDetBoxThresh, textDetUnclipRatio,
-            textRecScoreThresh, textRecognitionPrecision (int8|fp32),
-            batchSize, cpuThreads, pageTimeoutS, isolate,
-            recycleAfterPages, visualize; backend=remote: remoteUrl,
-            remoteToken (or $OCRBEAM_REMOTE_TOKEN), remoteTimeoutS,
-            remoteMaxRetries
-    vl      (route vl) backend native|vllm-server|sglang-server|remote, device,
-            layoutDetectionModelDir, vlRecModelDir, vlRecServerUrl,
-            remoteUrl...; /layout-parsing parameters useLayoutDetection,
-            useChartRecognition, layoutThreshold, layoutNms,
-            layoutUnclipRatio, layoutMergeBboxesMode, promptLabel,
-            repetitionPenalty, temperature, topP, minPixels, maxPixels,
-            prettifyMarkdown, showFormulaNumber, visualize;
-            repetitionMinRepeats, maxBlockChars (loop guard)
-    sink    parquet, jsonl, markdownFiles, documents, numShards,
-            bigquery.{pagesTable, errorsTable, method, partitionByIngestionDate,
-            clusterBy, createDisposition, writeDisposition}
-    route   ocr | text_layer | auto | vl   (auto: PDF text layer where
-            plausible; vl: PaddleOCR-VL document parsing)
-    onError dead_letter | fail
-  Ready configs: configs/cpu.yaml (default), configs/gpu-ppocrv5.yaml,
-  configs/vl-vllm.yaml, configs/vl-remote.yaml.
-
 Apache Beam options (passed through; the common ones):
   --runner NAME               default: FnApiRunner in this process, one engine
                               process per core (no Prism download);
@@ -59,13 +32,10 @@ Apache Beam options (passed through; the common ones):
   --machine_type, --max_num_workers, --dataflow_service_options=worker_accelerator=...
 
 outputs:
-  OUT/pages/*.parquet    one row per page: doc_id, source_uri, page_index,
-                         page_count, width, height, engine, model, text,
-                         markdown, result_json, line_count, mean_score,
-                         elapsed_ms, config_hash, orientation_deg, route,
-                         flags
-  OUT/errors/*.parquet   one row per failed document or page: doc_id,
-                         source_uri, page_index, stage, error_type, message
+  OUT/pages/*.parquet    one row per page:
+{page_columns}
+  OUT/errors/*.parquet   one row per failed document or page:
+{error_columns}
   OUT/documents/*.parquet  one row per document, pages in order (sink.documents)
   OUT/documents/markdown/NAME-DOCID.md   the whole document as markdown
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
@@ -85,13 +55,32 @@ configuration error.
 """
 
 
+def _run_epilog() -> str:
+    """RUN_EPILOG with the output columns of the record types themselves."""
+    import textwrap
+
+    from ocrbeam.transforms.records import DeadLetter, PageResult
+
+    def columns(record) -> str:
+        indent = " " * 25
+        text = ", ".join(record._fields)
+        return textwrap.fill(text, 79, initial_indent=indent, subsequent_indent=indent)
+
+    return RUN_EPILOG.replace("{page_columns}", columns(PageResult)).replace(
+        "{error_columns}", columns(DeadLetter)
+    )
+
+
 def _run_parser() -> argparse.ArgumentParser:
+    from ocrbeam.reference import config_keys
     from ocrbeam.transforms.options import OcrbeamOptions
 
     parser = argparse.ArgumentParser(
         prog="ocrbeam run",
         description="OCR documents (PDFs, images) with PP-OCRv5 on Apache Beam.",
-        epilog=RUN_EPILOG,
+        epilog=config_keys() + "\n  Ready configs: configs/cpu.yaml (default), "
+        "configs/gpu-ppocrv5.yaml,\n  configs/vl-vllm.yaml, configs/vl-remote.yaml."
+        "\n\n" + _run_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     OcrbeamOptions._add_argparse_args(parser)
@@ -153,7 +142,8 @@ def _stream_parser() -> argparse.ArgumentParser:
 
 def stream_command(argv: Sequence[str]) -> int:
     """``ocrbeam stream``: runs until the job is stopped; returns the exit status."""
-    from ocrbeam.pipelines.stream import UsageError, run
+    from ocrbeam.errors import UsageError
+    from ocrbeam.pipelines.stream import run
     from ocrbeam.transforms.config import ConfigError
 
     known, _beam_args = _stream_parser().parse_known_args(argv)
@@ -207,66 +197,44 @@ def _strip_option(argv: Sequence[str], name: str) -> list[str]:
     return out
 
 
-def _prestart_engines(argv: Sequence[str]) -> int:
-    """Start the local engine pool's processes now, before Beam is imported.
-
-    A default local run OCRs its pages in a pool of engine processes (one
-    per core, or ``--workers``); each spends about 1.4 s importing PaddleOCR
-    before it builds its models, and the renderer process 0.3 s importing
-    pdfium and Pillow before its first page.  Started here, they import while
-    this process imports Beam (1.3-1.9 s) and builds the graph; the pool and
-    the split stage then adopt them (``isolation.prestart``).  Only the
-    options that decide whether there is a pool are read here; anything
-    unclear (a runner, a running mode, a config that does not load) starts
-    nothing, and the run itself reports the error.  Returns how many were started.
-    """
-    from ocrbeam.transforms.config import load_config
-
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for name in ("--runner", "--direct_running_mode", "--config"):
-        parser.add_argument(name)
-    parser.add_argument("--workers", type=int)
-    parser.add_argument("--set", dest="overrides", action="append")
-    parser.add_argument("-h", "--help", action="store_true")
-    try:
-        known, _rest = parser.parse_known_args(list(argv))
-        if known.help:
-            return 0
-        config = load_config(known.config, known.overrides)
-    except (Exception, SystemExit):  # noqa: BLE001 - the run reports it
-        return 0
-    engines = config.local_pool_engines(
-        known.runner, known.direct_running_mode, known.workers
-    )
-    if not engines:
-        return 0
-    from ocrbeam.transforms.engine import ENGINE_MODULES, ENGINE_PROCESS_NAME
-    from ocrbeam.transforms.isolation import prestart
-    from ocrbeam.transforms.render import RENDERER_MODULES, RENDERER_PROCESS_NAME
-
-    count = 0
-    if config.ocr.isolate:
-        count = engines
-        prestart(ENGINE_PROCESS_NAME, count, ENGINE_MODULES)
-    if config.render.isolate:  # the one bundle thread's renderer
-        prestart(RENDERER_PROCESS_NAME, 1, RENDERER_MODULES)
-        count += 1
-    return count
-
-
 def run_command(argv: Sequence[str]) -> int:
     """``ocrbeam run``: returns the process exit status."""
-    from ocrbeam.transforms.isolation import stop_standing_by
+    from ocrbeam.local.prestart import prestart_for, stop_unadopted
 
-    _prestart_engines(argv)
+    # Before Beam is imported: the engines import PaddleOCR meanwhile.
+    prestart_for(argv)
     try:
         return _run(argv)
     finally:
-        stop_standing_by()  # any the run did not adopt
+        stop_unadopted()
+
+
+def config_command(argv: Sequence[str]) -> int:
+    """``ocrbeam config [KEY ...]``: what each configuration key means."""
+    from ocrbeam.reference import config_help
+
+    parser = argparse.ArgumentParser(
+        prog="ocrbeam config",
+        description="Print each configuration key with its type, default and "
+        "meaning (every key, or those starting with a given KEY).",
+        epilog="e.g. ocrbeam config ocr.textDet render.dpi",
+    )
+    parser.add_argument("keys", nargs="*", metavar="KEY")
+    args = parser.parse_args(list(argv))
+    text = config_help(tuple(args.keys))
+    if not text:
+        print(
+            f"ocrbeam: error: no configuration key starts with {args.keys}",
+            file=sys.stderr,
+        )
+        return 2
+    print(text)
+    return 0
 
 
 def _run(argv: Sequence[str]) -> int:
-    from ocrbeam.pipelines.batch import UsageError, run
+    from ocrbeam.errors import UsageError
+    from ocrbeam.pipelines.batch import run
     from ocrbeam.transforms.config import ConfigError
 
     parser = _run_parser()
@@ -310,11 +278,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="OCR and document parsing for data lakes on Apache Beam.",
         epilog="Commands:\n  run     batch OCR of documents in storage "
         "(ocrbeam run --help)\n  stream  OCR documents as they land "
-        "(ocrbeam stream --help)",
+        "(ocrbeam stream --help)\n  config  what each configuration key means "
+        "(ocrbeam config --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument("--version", action="version", version=f"ocrbeam {__version__}")
-    top.add_argument("command", choices=["run", "stream"], help="what to do")
+    top.add_argument("command", choices=["run", "stream", "config"], help="what to do")
     if not argv or argv[0] in ("-h", "--help", "--version"):
         top.parse_args(argv)
         return 0
@@ -323,6 +292,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_command(rest)
     if command == "stream":
         return stream_command(rest)
+    if command == "config":
+        return config_command(rest)
     top.parse_args(argv)  # prints the usage error, exits 2
     return 2
 

@@ -20,7 +20,6 @@ ReadBlobs, SplitPages and OcrPages are the batch pipeline's own transforms.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -28,15 +27,16 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.transforms.window import FixedWindows
-from ocrbeam.pipelines.batch import UsageError, ocr_blobs, write_bigquery
+from ocrbeam.pipelines.stages import ocr_blobs, write_bigquery
 from ocrbeam.transforms.config import PipelineConfig, load_config
 from ocrbeam.transforms.notifications import DedupeRefs, ParseNotifications
+from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.read import ReadBlobs
 from ocrbeam.transforms.records import DeadLetter, DocumentRef, PageResult, typed
 from ocrbeam.transforms.sinks import WriteArtifacts, WriteWindowedTable
 from ocrbeam.transforms.watch import watch_files
 
-_LOG = logging.getLogger(__name__)
+from ocrbeam.errors import UsageError
 
 # Beam's streaming-capable local runner (DirectRunner would pick Prism, which
 # it downloads first).
@@ -140,7 +140,6 @@ def build_stream_pipeline(
     ``transforms/watch.py``).
     """
     fingerprint = config.fingerprint()
-    fail_fast = config.on_error == "fail"
     dead_parts = []
     if watch:
         refs = (
@@ -169,7 +168,7 @@ def build_stream_pipeline(
     )
     tasks = refs | "NothingDone" >> beam.Map(_with_nothing_done)
     blobs, read_dead = tasks | "ReadBlobs" >> ReadBlobs(
-        config.source, fingerprint, fail_fast
+        config.source, fingerprint, config.fail_fast
     )
     results, split_dead, ocr_dead, artifacts = ocr_blobs(
         blobs, config, cpu_threads=cpu_threads
@@ -203,8 +202,6 @@ def run(argv: Optional[Sequence[str]] = None, *, block: bool = True) -> Any:
     With ``block`` it waits until the job ends (drain or cancel it from the
     runner; Ctrl-C on a local run cancels it).
     """
-    from ocrbeam.transforms.options import OcrbeamOptions
-
     options = PipelineOptions(list(argv or []))
     ours = options.view_as(OcrbeamOptions)
     stream = options.view_as(StreamOptions)

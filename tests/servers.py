@@ -176,7 +176,7 @@ def bigquery_emulator(project: str, gcs_root: Path):
 def paddlex_ocr_config(path: Path) -> Path:
     """A PaddleX OCR pipeline config on the bundled PP-OCRv5 mobile ONNX
     folders (no document preprocessor, no text-line orientation)."""
-    from ocrbeam.transforms.weights import bundled_model_dirs
+    from ocrbeam.models.bundled import bundled_model_dirs
 
     dirs = bundled_model_dirs("onnxruntime")
     path.write_text(

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from docs import DATA, SENTENCES, encode, huge_bilevel_png, pdf_of_pages, text_image
-from ocrbeam.transforms import accounting
 
 from ocrbeam.cli import main
+from ocrbeam.output import accounting
 
 pytestmark = [pytest.mark.model, pytest.mark.pipeline]
 

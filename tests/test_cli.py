@@ -206,15 +206,14 @@ def test_run_prestarts_the_pool_processes_before_importing_beam(
     """``ocrbeam run`` starts the engine pool's and the renderer's processes
     first (they import PaddleOCR and pdfium while it imports Beam), only
     where the run will have a local pool to adopt them."""
-    from ocrbeam.transforms.engine import ENGINE_PROCESS_NAME
-    from ocrbeam.transforms.isolation import standing_by, stop_standing_by
-    from ocrbeam.transforms.render import RENDERER_PROCESS_NAME
-
-    from ocrbeam.cli import _prestart_engines
+    from ocrbeam.engines.isolation import standing_by, stop_standing_by
+    from ocrbeam.engines.ppocrv5 import ENGINE_PROCESS_NAME
+    from ocrbeam.engines.render import RENDERER_PROCESS_NAME
+    from ocrbeam.local.prestart import prestart_for
 
     argv = ["--input", str(tmp_path), "--output", str(tmp_path / "o"), "--workers"]
     try:
-        assert _prestart_engines(argv + ["1"] + extra) == engines + renderers
+        assert prestart_for(argv + ["1"] + extra) == engines + renderers
         assert len(standing_by(ENGINE_PROCESS_NAME)) == engines
         assert len(standing_by(RENDERER_PROCESS_NAME)) == renderers
     finally:

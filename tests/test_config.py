@@ -170,3 +170,39 @@ def test_shipped_configs_load(path):
 def test_shipped_configs_exist():
     names = {p.name for p in CONFIGS}
     assert {"cpu.yaml", "gpu-ppocrv5.yaml", "vl-vllm.yaml", "vl-remote.yaml"} <= names
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fingerprint"),
+    [
+        # Values of ocrbeam 0.1.0 at fb934c9: outputs written then must still
+        # be recognised by reruns (the fingerprint is every row's config_hash).
+        ([], "35eabc1e84294aa6"),
+        (["ocr.backend=paddle"], "40c6e9411360f13e"),
+        (["route=auto"], "5e05c8c27434ae6b"),
+        (
+            ["route=vl", "vl.backend=remote", "vl.remoteUrl=http://x"],
+            "042828052b237a2a",
+        ),
+        # Operational settings change how, not what: same fingerprint.
+        (
+            ["render.passwords=[a]", "ocr.cpuThreads=3", "ocr.isolate=false"],
+            "35eabc1e84294aa6",
+        ),
+    ],
+)
+def test_fingerprints_are_stable(overrides, fingerprint):
+    assert load_config(None, overrides).fingerprint() == fingerprint
+
+
+def test_operational_fields_are_declared_on_the_fields():
+    from ocrbeam.transforms.config import PPOCRv5Config, RenderConfig, fields_with
+
+    assert set(fields_with(RenderConfig, "operational")) == {
+        "passwords",
+        "page_timeout_s",
+        "isolate",
+    }
+    assert "cpu_threads" in fields_with(PPOCRv5Config, "operational")
+    assert "text_det_thresh" in fields_with(PPOCRv5Config, "predict")
+    assert "text_det_thresh" not in fields_with(PPOCRv5Config, "operational")

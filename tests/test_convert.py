@@ -1,14 +1,11 @@
 import json
 
-from ocrbeam.transforms.convert import (
-    Line,
-    group_paragraphs,
-    lines_from_result,
-    page_markdown,
-    prune_result,
-    to_page_result,
-)
+from ocrbeam.transforms.convert import to_page_result
 from ocrbeam.transforms.records import PageImage
+
+from ocrbeam.engines.ppocrv5 import prune_result
+from ocrbeam.text.lines import Line, lines_from_result
+from ocrbeam.text.markdown import group_paragraphs, page_markdown
 
 
 def _line(text, y, x1=100, x2=900, h=30):

@@ -1,5 +1,7 @@
-from ocrbeam.transforms.documents import assemble, join_pages
+from ocrbeam.transforms.documents import assemble
 from ocrbeam.transforms.records import PageResult
+
+from ocrbeam.text.documents import join_pages
 
 
 def _row(index, count, markdown, text=None):

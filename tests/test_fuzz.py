@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ocrbeam.transforms.config import RenderConfig, SourceConfig
 from ocrbeam.transforms.pdf import _SplitDoFn
-from ocrbeam.transforms.progress import ProgressReporter
 from ocrbeam.transforms.records import DocumentBlob, PageImage
+
+from ocrbeam.local.progress import ProgressReporter
 
 SEEDS = [
     (DATA / "minimal-document.pdf").read_bytes(),

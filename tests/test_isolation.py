@@ -5,7 +5,8 @@ import time
 
 import pytest
 from isolation_servers import Server, broken_factory
-from ocrbeam.transforms.isolation import (
+
+from ocrbeam.engines.isolation import (
     IsolatedWorker,
     WorkerCrashed,
     WorkerTimeout,

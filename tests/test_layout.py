@@ -1,5 +1,5 @@
-from ocrbeam.transforms.convert import Line
-from ocrbeam.transforms.layout import reading_order
+from ocrbeam.text.lines import Line
+from ocrbeam.text.order import reading_order
 
 
 def _col(prefix, x1, x2, ys, h=30):
@@ -77,8 +77,9 @@ def test_real_detections_of_a_two_column_page_at_several_resolutions():
     from pathlib import Path
 
     import pypdfium2 as pdfium
-    from ocrbeam.transforms.convert import lines_from_result
-    from ocrbeam.transforms.quality import cer
+
+    from ocrbeam.text.lines import lines_from_result
+    from ocrbeam.text.quality import cer
 
     data = Path(__file__).parent / "data"
     pdf = pdfium.PdfDocument(str(data / "multicolumn.pdf"))

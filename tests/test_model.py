@@ -3,9 +3,10 @@
 import pytest
 from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
-from ocrbeam.transforms.pdf import render_pages
-from ocrbeam.transforms.quality import cer
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
+
+from ocrbeam.engines.render import render_pages
+from ocrbeam.text.quality import cer
 
 pytestmark = pytest.mark.model
 
@@ -90,11 +91,12 @@ def test_detection_parameters_reach_the_engine():
         ],
     )
     handler = PPOCRv5ModelHandler(cfg.ocr, "h", cpu_threads=1)
-    kwargs = handler.predict_kwargs()
+    settings = handler.engine_settings()
+    kwargs = settings.predict_kwargs
     assert kwargs["text_det_limit_type"] == "max"
     assert kwargs["text_det_limit_side_len"] == 960
     assert kwargs["text_rec_score_thresh"] == 0.5
-    init = handler.pipeline_kwargs()
+    init = settings.pipeline_kwargs
     assert init["engine"] == "onnxruntime"
     assert init["engine_config"]["intra_op_num_threads"] == 1
     from pathlib import Path
@@ -123,16 +125,22 @@ def test_paddle_backend_reads_the_same_text():
 
 def test_int8_recogniser_is_the_cpu_default_and_reads_like_fp32():
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
-    from ocrbeam.transforms.weights import INT8_RECOGNITION_MODEL
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
+    from ocrbeam.models.bundled import INT8_RECOGNITION_MODEL
 
     texts = {}
     for precision in ("int8", "fp32"):
         cfg = load_config(None, [f"ocr.textRecognitionPrecision={precision}"]).ocr
         handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=1)
-        rec_dir = handler.pipeline_kwargs()["text_recognition_model_dir"]
+        settings = handler.engine_settings()
+        rec_dir = settings.pipeline_kwargs["text_recognition_model_dir"]
         assert (INT8_RECOGNITION_MODEL in rec_dir) == (precision == "int8")
-        server = EngineServer(handler.pipeline_kwargs(), handler.predict_kwargs())
+        # The recogniser alone: no page orientation, lines at full width.
+        server = EngineServer(
+            EngineSettings(settings.pipeline_kwargs, settings.predict_kwargs)
+        )
         out = server.ocr(encode(text_image(SENTENCES[0:3])))
         texts[precision] = "\n".join(out.result["rec_texts"])
     truth = "\n".join(SENTENCES[0:3])
@@ -144,10 +152,11 @@ def test_narrowing_hands_the_recogniser_narrower_lines():
     """The real PaddleX resize step, wrapped: lines reach the recogniser at
     48 px high and ``scale`` of their full-width size; portrait crops as they are."""
     import numpy as np
-    from ocrbeam.transforms.engine import _NarrowedLines
     from paddlex.inference.models.text_recognition.processors import (
         OCRReisizeNormImg,
     )
+
+    from ocrbeam.engines.paddlex_patches import _NarrowedLines
 
     resize = OCRReisizeNormImg(rec_image_shape=[3, 48, 320])
     wide = np.full((30, 1500, 3), 200, np.uint8)  # 2400 px wide at 48 px high
@@ -162,8 +171,10 @@ def test_narrowing_hands_the_recogniser_narrower_lines():
 
 def test_narrowed_lines_read_like_full_width_lines():
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.engine import _NarrowedLines
-    from ocrbeam.transforms.handlers import EngineServer, PPOCRv5ModelHandler
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    from ocrbeam.engines.paddlex_patches import _NarrowedLines
+    from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
 
     default = load_config(None).ocr.text_recognition_width_scale
     assert default < 1.0
@@ -173,13 +184,16 @@ def test_narrowed_lines_read_like_full_width_lines():
         cfg = load_config(None, [f"ocr.textRecognitionWidthScale={scale}"]).ocr
         handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=1)
         # what the handler's engines are built with
-        assert handler._server_factory().keywords["rec_width_scale"] == scale
+        settings = handler.engine_settings()
+        assert settings.rec_width_scale == scale
         server = EngineServer(
-            handler.pipeline_kwargs(),
-            handler.predict_kwargs(),
-            rec_width_scale=scale,
+            EngineSettings(
+                settings.pipeline_kwargs,
+                settings.predict_kwargs,
+                rec_width_scale=scale,
+            )
         )
-        rec = server._pipeline.paddlex_pipeline._pipeline.text_rec_model
+        rec = server.pipeline.paddlex_pipeline._pipeline.text_rec_model
         hooked = isinstance(rec.pre_tfs["ReisizeNorm"], _NarrowedLines)
         assert hooked == (scale < 1.0)
         text = "\n".join(server.ocr(page).result["rec_texts"])
@@ -215,11 +229,17 @@ def test_lean_recogniser_steps_give_the_same_reads():
     return exactly what PaddleX's own steps do, for single lines and batches."""
     import numpy as np
     from ocrbeam.transforms.config import PPOCRv5Config
-    from ocrbeam.transforms.engine import _LeanBatch, _LeanCtcDecode, lean_recognizer
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from paddleocr import TextRecognition
 
-    kwargs = PPOCRv5ModelHandler(PPOCRv5Config(), "t", cpu_threads=1).pipeline_kwargs()
+    from ocrbeam.engines.paddlex_patches import (
+        _LeanBatch,
+        _LeanCtcDecode,
+        lean_recognizer,
+    )
+
+    handler = PPOCRv5ModelHandler(PPOCRv5Config(), "t", cpu_threads=1)
+    kwargs = handler.engine_settings().pipeline_kwargs
     rec = TextRecognition(
         model_name=kwargs["text_recognition_model_name"],
         model_dir=kwargs["text_recognition_model_dir"],

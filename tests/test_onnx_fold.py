@@ -8,13 +8,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from ocrbeam.transforms.onnx_fold import (  # noqa: E402
-    fold,
-    int8_without_saturation,
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from ocrbeam.models.bundled import int8_without_saturation  # noqa: E402
+from ocrbeam.models.onnx_fold import fold  # noqa: E402
+from ocrbeam.models.onnx_quant import (  # noqa: E402
     quantize_ctc_head,
     quantize_hardswish,
 )
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def _session(model):
@@ -273,87 +274,3 @@ def test_a_shift_of_few_quantisation_steps_stays_in_float():
 )
 def test_int8_saturation_is_read_from_the_cpu_flags(cpuinfo, expected):
     assert int8_without_saturation(cpuinfo) is expected
-
-
-@pytest.mark.model
-def test_bundled_int8_recogniser_reads_the_same_with_its_head_quantised(tmp_path):
-    """The int8 recogniser as assembled (its head quantised, its hard-swish
-    on uint8) reads rendered lines right, as the shipped file does."""
-    import yaml
-    from docs import text_image
-    from ocrbeam.transforms.weights import bundled_model_dirs, onnx_model_file
-    from PIL import ImageOps
-
-    rec = bundled_model_dirs("onnxruntime", cache_dir=tmp_path, rec_precision="int8")
-    shipped = onnx.load(str(onnx_model_file("PP-OCRv5_mobile_rec_int8")))
-    assembled = onnx.load(str(rec["rec"] / "inference.onnx"))
-    if not int8_without_saturation():
-        pytest.skip("this CPU gets the fp32 recogniser for int8")
-    assert _ops(assembled)["DynamicQuantizeMatMul"] == 1
-    assert _ops(assembled)["QLinearMul"] >= 20
-    yml = yaml.safe_load((rec["rec"] / "inference.yml").read_text())
-    characters = yml["PostProcess"]["character_dict"] + [" "]
-
-    def read(model, x):
-        best = _run(model, x)[0].argmax(-1)
-        kept = [c for k, c in enumerate(best) if c and (k == 0 or c != best[k - 1])]
-        return "".join(characters[c - 1] for c in kept)
-
-    for text in (
-        "Quantised heads read the same text 0123",
-        "Hard-swish on uint8: 42 lines, 7.5% faster",
-    ):
-        image = text_image([text]).convert("RGB")
-        # The text's own box, with the margin a detected line's crop has.
-        left, top, right, bottom = ImageOps.invert(image.convert("L")).getbbox()
-        crop = image.crop((left - 6, top - 6, right + 6, bottom + 6))
-        line = np.asarray(crop.resize((round(48 * crop.width / crop.height), 48)))
-        x = line[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        assert read(shipped, x) == text
-        assert read(assembled, x) == text
-
-
-@pytest.mark.model
-def test_int8_falls_back_to_fp32_on_cpus_that_saturate(tmp_path, monkeypatch, caplog):
-    from ocrbeam.transforms import onnx_fold
-    from ocrbeam.transforms.weights import bundled_model_dirs
-
-    monkeypatch.setattr(onnx_fold, "int8_without_saturation", lambda: False)
-    with caplog.at_level("WARNING", logger="ocrbeam.transforms.weights"):
-        dirs = bundled_model_dirs(
-            "onnxruntime", cache_dir=tmp_path, rec_precision="int8"
-        )
-    assert dirs["rec"].name.startswith("PP-OCRv5_mobile_rec-onnx-")
-    assert "no VNNI" in caplog.text and "fp32" in caplog.text
-
-
-@pytest.mark.model
-def test_bundled_models_are_assembled_folded_and_read_the_same(tmp_path):
-    """The detector and recogniser ocrbeam assembles are the registry's
-    exports, folded: same outputs (to float rounding), fewer nodes."""
-    from docs import text_image
-    from ocrbeam.transforms.weights import bundled_model_dirs, onnx_model_file
-
-    dirs = bundled_model_dirs("onnxruntime", cache_dir=tmp_path)
-    image = text_image(["Folded models read the same text"]).convert("RGB")
-    page = np.full((320, 640, 3), 255, np.uint8)  # detector: sides of 32 px
-    page[: min(320, image.height), : min(640, image.width)] = np.asarray(image)[
-        :320, :640
-    ]
-    box = image.getbbox() if image.getbbox() else (0, 0, image.width, image.height)
-    crop = image.crop(box)
-    line = np.asarray(crop.resize((round(48 * crop.width / crop.height), 48)))
-    for key, name, pixels in (
-        ("det", "PP-OCRv5_mobile_det", page),
-        ("rec", "PP-OCRv5_mobile_rec", line),
-    ):
-        x = pixels[:, :, ::-1].astype(np.float32) / 127.5 - 1.0
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        source = onnx.load(str(onnx_model_file(name)))
-        assembled = onnx.load(str(dirs[key] / "inference.onnx"))
-        assert len(assembled.graph.node) < len(source.graph.node) * 0.7, key
-        expected, got = _run(source, x), _run(assembled, x)
-        np.testing.assert_allclose(got, expected, atol=2e-3)
-        if key == "rec":
-            assert (got.argmax(-1) == expected.argmax(-1)).all()

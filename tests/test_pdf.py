@@ -4,15 +4,12 @@ import numpy as np
 import pytest
 from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig, SourceConfig
-from ocrbeam.transforms.pdf import (
-    SplitError,
-    _SplitDoFn,
-    render_pages,
-    sniff_type,
-)
-from ocrbeam.transforms.progress import ProgressReporter
+from ocrbeam.transforms.pdf import _SplitDoFn
 from ocrbeam.transforms.records import DeadLetter, DocumentBlob, PageImage
 from PIL import Image
+
+from ocrbeam.engines.render import SplitError, render_pages, sniff_type
+from ocrbeam.local.progress import ProgressReporter
 
 
 @pytest.mark.parametrize(
@@ -93,7 +90,7 @@ def _exif_rotated(img: Image.Image) -> bytes:
     ids=["png", "jpeg", "grey-png", "rgba-png", "palette-png", "cmyk", "tiff", "exif"],
 )
 def test_plain_png_and_jpeg_pages_keep_their_bytes(make, passed_through):
-    from ocrbeam.transforms.engine import decode_png
+    from ocrbeam.engines.images import decode_png
 
     data = make(text_image(["hello", "world"]))
     [page], dead = split(data)
@@ -190,7 +187,8 @@ def test_blank_pages_skip_ocr_and_become_rows():
 
 def test_text_layer_route_gives_the_pdf_text_without_ocr():
     import pypdfium2 as pdfium
-    from ocrbeam.transforms.quality import cer
+
+    from ocrbeam.text.quality import cer
 
     data = (DATA / "multicolumn.pdf").read_bytes()
     pages, dead, rows = split_all(data, route="text_layer")

@@ -9,7 +9,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from docs import SENTENCES, pdf_of_pages
 from ocrbeam.pipelines.batch import build_pipeline
 from ocrbeam.transforms.config import load_config
-from ocrbeam.transforms.quality import cer
+
+from ocrbeam.text.quality import cer
 
 pytestmark = [pytest.mark.model, pytest.mark.pipeline]
 
@@ -113,7 +114,7 @@ def test_worker_processes_share_one_engine_pool(tmp_path):
     worker process builds an engine of its own."""
     import os
 
-    from ocrbeam.transforms.handlers import remove_shared_files, shared_dir
+    from ocrbeam.local.pool import remove_shared_files, shared_dir
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -128,7 +129,7 @@ def test_worker_processes_share_one_engine_pool(tmp_path):
     out = build_pipeline(
         pipeline, [str(folder)], None, config, cpu_threads=1, engine_pool=2
     )
-    assert out.engine_pool_tag
+    assert out.engine_pool.tag
     # The engines are shared: pages are OCR'd in the stage that renders them.
     assert "SplitPages/BreakFusion" not in _step_names(pipeline)
     assert_that(out.pages, _text_matches_any_truth, label="known text")
@@ -136,10 +137,10 @@ def test_worker_processes_share_one_engine_pool(tmp_path):
     result.wait_until_finish()
     assert _counter(result, "pages") == 6
     assert _counter(result, "model_loads") == 2  # the pool's two engines, once
-    assert os.path.exists(os.path.join(shared_dir(), out.engine_pool_tag + ".lock"))
-    remove_shared_files(out.engine_pool_tag)
+    assert os.path.exists(os.path.join(shared_dir(), out.engine_pool.tag + ".lock"))
+    remove_shared_files(out.engine_pool.tag)
     assert not any(
-        name.startswith(out.engine_pool_tag) for name in os.listdir(shared_dir())
+        name.startswith(out.engine_pool.tag) for name in os.listdir(shared_dir())
     )
 
 
@@ -160,7 +161,7 @@ def test_engine_pool_counts_a_load_that_ends_after_the_last_page():
     it is counted from the start, once, and a load that fails is not."""
     import threading
 
-    from ocrbeam.transforms.handlers import EnginePool
+    from ocrbeam.local.pool import EnginePool
 
     release = threading.Event()
 
@@ -216,7 +217,7 @@ def test_engine_pool_close_stops_loaded_engines_and_late_loads():
     loaded engines stop, and one still loading stops as soon as it loads."""
     import threading
 
-    from ocrbeam.transforms.handlers import EnginePool
+    from ocrbeam.local.pool import EnginePool
 
     release = threading.Event()
     closed = []
@@ -290,14 +291,13 @@ def test_engine_pool_close_stops_loaded_engines_and_late_loads():
 )
 def test_local_runs_use_every_core(monkeypatch, argv, settings, own, expected):
     from apache_beam.options.pipeline_options import DirectOptions
-    from ocrbeam.pipelines.batch import _apply_local_defaults
+
+    from ocrbeam.local.plan import plan_run
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     workers = 1 if "--workers=1" in argv else None  # ocrbeam's own option
     options = PipelineOptions([a for a in argv if a != "--workers=1"])
-    plan = _apply_local_defaults(
-        options, workers, load_config(None, settings), own_pipeline=own
-    )
+    plan = plan_run(options, workers, load_config(None, settings), own_pipeline=own)
     direct = options.view_as(DirectOptions)
     mode, processes, (threads, engines) = expected
     if mode is not None:

@@ -17,9 +17,11 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 from ocrbeam.transforms.convert import to_page_result
-from ocrbeam.transforms.handlers import PageModelHandler, PooledEngine
-from ocrbeam.transforms.ocr import OcrPages
+from ocrbeam.transforms.handlers import PageModelHandler
+from ocrbeam.transforms.ocr import ENGINE_POOL, OcrPages
 from ocrbeam.transforms.records import PageImage
+
+from ocrbeam.local.pool import PooledEngine
 
 pytestmark = pytest.mark.pipeline
 
@@ -101,7 +103,7 @@ def test_pages_stream_to_the_pool_and_each_keeps_its_window():
         >> beam.Map(lambda item: window.TimestampedValue(item[1], item[0] * 10))
         | "Windows" >> beam.WindowInto(window.FixedWindows(100))
     )
-    results, dead, _files = stamped | OcrPages(handler, "h")
+    results, dead, _files = stamped | OcrPages(handler, "h", inference=ENGINE_POOL)
     assert_that(
         results | "Texts" >> beam.Map(lambda r: r.text),
         equal_to([f"page {i}" for i in range(40)]),
@@ -137,6 +139,6 @@ def test_fail_fast_fails_the_run_on_a_bad_page():
     handler = _PoolHandler(fail_fast=True)
     pipeline = TestPipeline(runner="FnApiRunner")
     pages = pipeline | beam.Create([_page(0), _page(1, "bad page"), _page(2)])
-    _ = pages | OcrPages(handler, "h", fail_fast=True)
+    _ = pages | OcrPages(handler, "h", fail_fast=True, inference=ENGINE_POOL)
     with pytest.raises(Exception, match="unreadable page"):
         pipeline.run().wait_until_finish()

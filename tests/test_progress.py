@@ -1,7 +1,7 @@
 import io
 import json
 
-from ocrbeam.transforms.progress import (
+from ocrbeam.local.progress import (
     ProgressMonitor,
     ProgressReporter,
     format_progress,

@@ -1,4 +1,4 @@
-from ocrbeam.transforms.quality import cer, edit_distance, word_f1
+from ocrbeam.text.quality import cer, edit_distance, word_f1
 
 
 def test_edit_distance():

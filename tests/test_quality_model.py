@@ -1,12 +1,13 @@
 """Output quality with the real models: orientation and reading order."""
 
 import pytest
-from docs import DATA, SENTENCES, encode, font
 from ocrbeam.transforms.config import RenderConfig
-from ocrbeam.transforms.pdf import render_pages
-from ocrbeam.transforms.quality import cer
 from ocrbeam.transforms.records import PageImage, PageResult
 from PIL import Image, ImageDraw
+
+from docs import DATA, SENTENCES, encode, font
+from ocrbeam.engines.render import render_pages
+from ocrbeam.text.quality import cer
 
 pytestmark = pytest.mark.model
 
@@ -82,9 +83,10 @@ def test_textline_orientation_flips_upside_down_lines():
     turns upside-down lines around before recognition."""
     import json
 
-    from docs import text_image
     from ocrbeam.transforms.config import PPOCRv5Config
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    from docs import text_image
 
     lines = SENTENCES[:3]
     flipped = text_image(lines).rotate(180)
@@ -104,7 +106,8 @@ def test_real_two_column_pdf_page_reads_column_by_column(ppocr_handler, ppocr_en
     import json
 
     import pypdfium2 as pdfium
-    from ocrbeam.transforms.quality import word_f1
+
+    from ocrbeam.text.quality import word_f1
 
     pdf = pdfium.PdfDocument(str(DATA / "multicolumn.pdf"))
     truth = pdf[0].get_textpage().get_text_range()
@@ -119,23 +122,25 @@ def test_real_two_column_pdf_page_reads_column_by_column(ppocr_handler, ppocr_en
 
 def _gated_server(below_score):
     from ocrbeam.transforms.config import PPOCRv5Config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
 
     cfg = PPOCRv5Config(
         isolate=False,
         use_doc_orientation_classify=False,
         textline_orientation_below_score=below_score,
     )
-    return PPOCRv5ModelHandler(cfg, "t", cpu_threads=2).create_server()
+    return EngineServer(EngineSettings.from_config(cfg, threads=2))
 
 
 def test_gated_line_orientation_turns_the_one_upside_down_line():
     """One line upside down among upright ones: the default gate classifies
     only the lines that read badly, and reads the page as classifying every
     line does (``textlineOrientationBelowScore: null``, PaddleOCR's way)."""
-    from docs import text_image
     from ocrbeam.transforms.config import PPOCRv5Config
-    from ocrbeam.transforms.engine import _GatedLineOrientation
+
+    from docs import text_image
+    from ocrbeam.engines.paddlex_patches import _GatedLineOrientation
 
     lines = SENTENCES[:5]
     page = text_image(lines)
@@ -146,10 +151,10 @@ def test_gated_line_orientation_turns_the_one_upside_down_line():
     default = PPOCRv5Config().textline_orientation_below_score
     assert default is not None
     gated, every = _gated_server(default), _gated_server(None)
-    gate = gated._pipeline.paddlex_pipeline._pipeline.textline_orientation_model
+    gate = gated.pipeline.paddlex_pipeline._pipeline.textline_orientation_model
     assert isinstance(gate, _GatedLineOrientation)
     assert not isinstance(
-        every._pipeline.paddlex_pipeline._pipeline.textline_orientation_model,
+        every.pipeline.paddlex_pipeline._pipeline.textline_orientation_model,
         _GatedLineOrientation,
     )
     out_gated, out_every = gated.ocr(png).result, every.ocr(png).result
@@ -168,7 +173,8 @@ def test_read_ahead_answers_each_page_of_a_batch_from_its_own_reads():
     line turned by the classifier is read again (stand-in models: this is
     about the bookkeeping, the real models are above)."""
     import numpy as np
-    from ocrbeam.transforms.engine import _GatedLineOrientation, _ReadAhead
+
+    from ocrbeam.engines.paddlex_patches import _GatedLineOrientation, _ReadAhead
 
     calls = []
 
@@ -211,10 +217,11 @@ def test_line_classifier_gives_each_line_of_a_batch_its_own_angle():
     batch's class ids, so PaddleOCR gave each line its batch's first angle;
     with ocrbeam's engine each line of a batch of 6 gets its own."""
     import numpy as np
+
     from docs import text_image
 
     server = _gated_server(None)
-    inner = server._pipeline.paddlex_pipeline._pipeline
+    inner = server.pipeline.paddlex_pipeline._pipeline
     crops = []
     for i, line in enumerate(SENTENCES[:4]):
         crop = np.asarray(text_image([line], width=40 + 20 * len(line), margin=8))

@@ -12,10 +12,11 @@ from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
-from ocrbeam.transforms.quality import cer
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
-from ocrbeam.transforms.remote import ServiceError, parse_ocr_response
 from servers import paddlex_ocr_server, scripted_service
+
+from ocrbeam.engines.remote import ServiceError, parse_ocr_response
+from ocrbeam.text.quality import cer
 
 pytestmark = pytest.mark.remote
 

@@ -84,13 +84,13 @@ def landing(tmp_path, monkeypatch):
 
 @pytest.mark.streaming
 def test_reads_are_pinned_to_the_notified_generation(landing):
-    from ocrbeam.transforms.read import open_pinned
+    from ocrbeam.storage import open_pinned
 
     landing.pipe(f"{BUCKET}/v.pdf", b"%PDF-1.7 first")
     ref = parse_notification(
         notification(landing, "v.pdf").data, {"eventType": "OBJECT_FINALIZE"}
     )
-    with open_pinned(ref) as fh:
+    with open_pinned(ref.source_uri, ref.generation) as fh:
         # gcsfs sends the generation with every read of this file object (the
         # emulator itself serves the latest generation whatever is asked).
         assert str(fh.generation) == ref.generation

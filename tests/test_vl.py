@@ -19,23 +19,24 @@ import pytest
 from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from ocrbeam.transforms.config import load_config
-from ocrbeam.transforms.documents import join_pages
+from ocrbeam.transforms.convert import (
+    TRUNCATION_MARK,
+    guard_block,
+    place_images,
+    vl_page_result,
+)
+from ocrbeam.transforms.handlers import PaddleOCRVLModelHandler
 from ocrbeam.transforms.records import (
     DeadLetter,
     PageImage,
     PageResult,
     PageWithArtifacts,
 )
-from ocrbeam.transforms.vl import (
-    TRUNCATION_MARK,
-    PaddleOCRVLModelHandler,
-    guard_block,
-    native_layout,
-    place_images,
-    vl_page_result,
-)
 from PIL import Image
 from servers import scripted_service
+
+from ocrbeam.engines.vl import native_layout
+from ocrbeam.text.documents import join_pages
 
 pytestmark = pytest.mark.vl
 
@@ -404,8 +405,8 @@ def test_handler_arguments_are_paddleocrs_own():
                "vl.maxPixels=2000000", "vl.vlRecMaxConcurrency=4"],
     )  # fmt: skip
     handler = PaddleOCRVLModelHandler(config.vl, config.fingerprint())
-    init = handler.pipeline_kwargs()
-    predict = handler.predict_kwargs()
+    settings = handler.engine_settings()
+    init, predict = settings.pipeline_kwargs, settings.predict_kwargs
     assert init["vl_rec_backend"] == "vllm-server" and init["device"] == "gpu:1"
     assert init["vl_rec_server_url"] == "http://vlm/v1"
     assert predict["top_p"] == 0.7 and predict["layout_merge_bboxes_mode"] == "small"

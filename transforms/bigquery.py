@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .config import BigQueryConfig
 from .records import typed
-from .sinks import _as_dict, arrow_schema
+from .sinks import arrow_schema, as_dict
 
 _SCALARS = (
     (pa.types.is_boolean, "BOOLEAN"),
@@ -102,7 +102,7 @@ class WriteBigQuery(beam.PTransform):
             kwargs["triggering_frequency"] = int(self._frequency)
         return (
             rows
-            | "AsDict" >> beam.Map(_as_dict)
+            | "AsDict" >> beam.Map(as_dict)
             | "Write"
             >> beam.io.WriteToBigQuery(
                 self._table,

@@ -1,140 +1,37 @@
-"""Pure functions: an engine result dict -> text, markdown, a ``PageResult``.
+"""Engine results -> page rows: what the OCR and split stages emit.
 
-No Beam, no models: everything here is tested directly.
+Pure functions over the engines' results (no Beam calls, no models), built on
+:mod:`ocrbeam.text` for lines, reading order and markdown:
+
+* :func:`to_page_result`: a PP-OCRv5 result (local or remote engine);
+* :func:`text_layer_result`, :func:`blank_result`: pages that need no OCR;
+* :func:`vl_page_result`: a PaddleOCR-VL layout-parsing result, with
+  :func:`guard_block` (the degenerate-output guard) and :func:`place_images`
+  (the figures its markdown links to).
+
+Vision-language models sometimes loop: a block repeats one phrase until the
+token budget runs out.  ``guard_block`` finds a phrase repeated many times in
+a row (or a block over a length budget), keeps its first occurrence, marks
+the cut, and the page row says which blocks were cut (``flags``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import posixpath
 import re
-import statistics
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Optional
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Optional
 
-from .engine import prune_result
+from ocrbeam.engines.ppocrv5 import prune_result
+from ocrbeam.engines.vl import image_bytes
+from ocrbeam.output.paths import MARKDOWN_TO_OUTPUT
+from ocrbeam.text.lines import lines_from_result, mean_score
+from ocrbeam.text.markdown import page_markdown, page_text
+from ocrbeam.text.order import reading_order
+
 from .records import PageImage, PageResult
-
-_BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
-_SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
-
-
-class Line(NamedTuple):
-    """One recognised text line with its axis-aligned box."""
-
-    text: str
-    score: float
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    index: int = -1  # position in the engine's rec_texts
-
-    @property
-    def height(self) -> float:
-        return max(1.0, self.y2 - self.y1)
-
-
-def lines_from_result(pruned: Mapping[str, Any]) -> list[Line]:
-    """Recognised lines in the engine's order (empty texts skipped)."""
-    texts = pruned.get("rec_texts") or []
-    scores = pruned.get("rec_scores") or [None] * len(texts)
-    boxes = pruned.get("rec_boxes") or []
-    lines = []
-    for i, text in enumerate(texts):
-        if not text or not text.strip():
-            continue
-        box = boxes[i] if i < len(boxes) else [0, 0, 0, 0]
-        score = scores[i] if i < len(scores) and scores[i] is not None else 0.0
-        lines.append(Line(text.strip(), float(score), *map(float, box[:4]), index=i))
-    return lines
-
-
-def _same_row(a: Line, b: Line) -> bool:
-    overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
-    return overlap > 0.5 * min(a.height, b.height) and b.x1 >= a.x2 - 0.5 * a.height
-
-
-def _join(left: str, right: str) -> str:
-    """Join two pieces of a paragraph, undoing end-of-line hyphenation."""
-    if re.search(r"[A-Za-zÀ-ÿ]-$", left) and right[:1].islower():
-        return left[:-1] + right
-    return f"{left} {right}"
-
-
-def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
-    """Group lines (already in reading order) into paragraphs.
-
-    A new paragraph starts after a vertical gap clearly larger than the page's
-    typical gap between lines (by half a line height), at a list bullet, at a
-    change of line height (a heading), after a short line that ends a sentence,
-    or where the order jumps up (a new column).
-    """
-    if not lines:
-        return []
-    median_h = statistics.median(line.height for line in lines)
-    right_edge = max(line.x2 for line in lines)
-    left_edge = min(line.x1 for line in lines)
-    pairs = list(zip(lines, lines[1:], strict=False))
-    below = [b.y1 - a.y2 for a, b in pairs if b.y1 >= a.y2 - 0.5 * median_h]
-    typical_gap = statistics.median(below) if below else 0.2 * median_h
-    paragraph_gap = max(0.0, typical_gap) + 0.5 * median_h
-    paragraphs: list[list[Line]] = [[lines[0]]]
-    for prev, line in pairs:
-        gap = line.y1 - prev.y2
-        width = right_edge - left_edge or 1.0
-        prev_short = (right_edge - prev.x2) > 0.15 * width
-        size_change = abs(line.height - prev.height) > 0.45 * min(
-            line.height, prev.height
-        )
-        new_para = (
-            gap > paragraph_gap
-            or bool(_BULLET.match(line.text))
-            or size_change
-            or (prev_short and bool(_SENTENCE_END.search(prev.text)))
-            or line.y1 < prev.y1 - median_h  # jumped up: a new column or block
-        )
-        if _same_row(prev, line):
-            new_para = False
-        if new_para:
-            paragraphs.append([line])
-        else:
-            paragraphs[-1].append(line)
-    return paragraphs
-
-
-def _is_heading(paragraph: Sequence[Line], median_h: float) -> bool:
-    text = " ".join(line.text for line in paragraph)
-    tall = statistics.mean(line.height for line in paragraph) > 1.3 * median_h
-    return tall and len(paragraph) <= 2 and len(text) <= 120 and not text.endswith(".")
-
-
-def page_markdown(lines: Sequence[Line]) -> str:
-    """The page as markdown: paragraphs, headings (``#``) and list items."""
-    if not lines:
-        return ""
-    median_h = statistics.median(line.height for line in lines)
-    blocks = []
-    for paragraph in group_paragraphs(lines):
-        text = paragraph[0].text
-        for line in paragraph[1:]:
-            text = _join(text, line.text)
-        if _is_heading(paragraph, median_h):
-            blocks.append("# " + text)
-        elif _BULLET.match(text):
-            blocks.append("- " + _BULLET.sub("", text, count=1))
-        else:
-            blocks.append(text)
-    return "\n\n".join(blocks) + "\n"
-
-
-def page_text(lines: Sequence[Line]) -> str:
-    """Recognised lines in reading order, one per line."""
-    return "\n".join(line.text for line in lines)
-
-
-def mean_score(lines: Sequence[Line]) -> Optional[float]:
-    """Mean recognition score, None for a page without text."""
-    return statistics.fmean(line.score for line in lines) if lines else None
 
 
 def to_page_result(
@@ -150,12 +47,11 @@ def to_page_result(
 ) -> PageResult:
     """Build the ``pages/`` row of one page from the engine's result dict.
 
-    ``text`` and ``markdown`` follow the reading order of :mod:`.layout`;
+    ``text`` and ``markdown`` follow the reading order of
+    :mod:`ocrbeam.text.order`;
     ``result_json`` keeps the engine's lists as they are and adds
     ``reading_order``: indices into ``rec_texts`` in reading order.
     """
-    from .layout import reading_order
-
     pruned = prune_result(raw_result)
     engine_lines = lines_from_result(pruned)
     order = reading_order(engine_lines, page_height=page.height)
@@ -224,3 +120,148 @@ def blank_result(page: PageImage, *, config_hash: str, elapsed_ms: float) -> Pag
         config_hash=config_hash,
         route="blank",
     )
+
+
+# -- PaddleOCR-VL ------------------------------------------------------------
+
+#: Block labels whose content is not text of the page (pictures, charts as
+#: images); their content does not go into the page's plain text.
+NON_TEXT_LABELS = {"image", "chart", "seal", "header_image", "footer_image"}
+TRUNCATION_MARK = " [...]"
+
+
+@functools.lru_cache(maxsize=8)
+def _repeat_pattern(min_repeats: int) -> re.Pattern:
+    """A unit of 1-60 characters followed by ``min_repeats`` more copies."""
+    return re.compile(r"(.{1,60}?)(?:\s*\1){" + str(min_repeats) + ",}", re.DOTALL)
+
+
+def guard_block(
+    content: str, min_repeats: int = 8, max_chars: int = 20_000
+) -> tuple[str, Optional[str]]:
+    """``(content, reason)``: a looping or oversized block cut short.
+
+    A unit of 1-60 characters repeated ``min_repeats`` more times in a row is
+    a loop: everything from its second occurrence on is dropped.  A block over
+    ``max_chars`` is cut there.  ``reason`` is None for a healthy block.
+    """
+    for match in _repeat_pattern(min_repeats).finditer(content):
+        unit = match.group(1)
+        if not unit.strip():
+            continue  # runs of spaces or newlines are layout, not a loop
+        cut = match.start() + len(unit)
+        return content[
+            :cut
+        ].rstrip() + TRUNCATION_MARK, f"repetition:{unit.strip()[:30]}"
+    if len(content) > max_chars:
+        return content[:max_chars] + TRUNCATION_MARK, f"over_budget:{len(content)}"
+    return content, None
+
+
+def _blocks(pruned: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pruned.get("parsing_res_list") or [])
+
+
+def vl_page_result(
+    page: PageImage,
+    layout: dict[str, Any],
+    *,
+    engine: str,
+    model: str,
+    elapsed_ms: float,
+    config_hash: str,
+    min_repeats: int = 8,
+    max_block_chars: int = 20_000,
+) -> tuple[PageResult, dict[str, str]]:
+    """One page's row from a layout-parsing result, and the page's images
+    (relative path -> Base64 or URL) to write next to its markdown."""
+    pruned = dict(layout.get("prunedResult") or layout.get("pruned_result") or {})
+    markdown_part = layout.get("markdown") or {}
+    markdown = str(markdown_part.get("text") or "")
+    images = dict(markdown_part.get("images") or {})
+    blocks, flags, texts = [], [], []
+    for block in _blocks(pruned):
+        block = dict(block)
+        content = str(block.get("block_content") or "")
+        guarded, reason = guard_block(content, min_repeats, max_block_chars)
+        if reason:
+            flags.append(f"block {block.get('block_id')}: {reason}")
+            markdown = markdown.replace(content, guarded) if content else markdown
+            block["block_content"] = guarded
+            block["truncated"] = reason
+        blocks.append(block)
+        if guarded.strip() and block.get("block_label") not in NON_TEXT_LABELS:
+            texts.append(guarded.strip())
+    pruned["parsing_res_list"] = blocks
+    pruned["is_start"] = markdown_part.get("isStart")
+    pruned["is_end"] = markdown_part.get("isEnd")
+    info = layout.get("dataInfo") or {}
+    row = PageResult(
+        doc_id=page.doc_id,
+        source_uri=page.source_uri,
+        page_index=page.page_index,
+        page_count=page.page_count,
+        width=int(info.get("width") or page.width),
+        height=int(info.get("height") or page.height),
+        engine=engine,
+        model=model,
+        text="\n\n".join(texts),
+        markdown=markdown,
+        result_json=json.dumps(pruned, ensure_ascii=False),
+        line_count=len(texts),
+        mean_score=None,
+        elapsed_ms=elapsed_ms,
+        config_hash=config_hash,
+        orientation_deg=None,
+        route="vl",
+        flags="; ".join(flags) or None,
+    )
+    return row, images
+
+
+def place_images(
+    markdown: str,
+    images: dict[str, Any],
+    folder: str,
+    fetch: Optional[Callable[[str], bytes]] = None,
+) -> tuple[str, list[tuple[str, bytes]], list[str]]:
+    """Give a page's markdown images a home under the output.
+
+    Each image (relative path -> bytes / PIL image / Base64 / URL) goes to
+    ``folder/<its relative path>`` (``folder`` is relative to the output), and
+    the markdown's links are rewritten to reach it from the markdown files
+    (``../../images/...``).  An image given as a URL that cannot be fetched
+    keeps the URL as its link and is reported.
+
+    Returns:
+        ``(markdown, [(path under the output, bytes)], problems)``.
+    """
+    files: list[tuple[str, bytes]] = []
+    links: dict[str, str] = {}
+    problems: list[str] = []
+    for rel, value in images.items():
+        data = image_bytes(value, fetch)
+        if data is None:
+            links[rel] = str(value)
+            problems.append(f"image {rel}: not fetched")
+            continue
+        target = posixpath.join(folder, posixpath.normpath(rel).lstrip("./"))
+        files.append((target, data))
+        links[rel] = f"{MARKDOWN_TO_OUTPUT}/{target}"
+    if links:
+        alternatives = "|".join(
+            re.escape(k) for k in sorted(links, key=len, reverse=True)
+        )
+        pattern = re.compile(r"""(?<=[("'])(""" + alternatives + r""")(?=[)"'\s])""")
+        markdown = pattern.sub(lambda m: links[m.group(1)], markdown)
+    return markdown, files, problems
+
+
+def continuation_flags(result_json: str) -> tuple[Optional[bool], Optional[bool]]:
+    """``(is_start, is_end)`` of a VL page row: does the page start a new
+    paragraph, does it end one (None: unknown)."""
+    try:
+        pruned = json.loads(result_json or "{}")
+    except json.JSONDecodeError:
+        return None, None
+    return pruned.get("is_start"), pruned.get("is_end")

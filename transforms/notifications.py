@@ -25,7 +25,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from .records import DeadLetter, DocumentRef, typed
+from .records import DeadLetter, DeadLetterFactory, DocumentRef, typed
 
 STAGE = "notify"
 DEAD_LETTER_TAG = "dead_letter"
@@ -86,7 +86,7 @@ def _describe(attributes: dict[str, str], message_id: Optional[str]) -> str:
 
 class _ParseDoFn(beam.DoFn):
     def __init__(self, config_hash: str):
-        self._config_hash = config_hash
+        self._dead_letter = DeadLetterFactory(STAGE, config_hash)
         self._finalize = Metrics.counter("ocrbeam.notify", "finalize_events")
         self._ignored = Metrics.counter("ocrbeam.notify", "ignored_events")
         self._malformed = Metrics.counter("ocrbeam.notify", "malformed_messages")
@@ -98,18 +98,11 @@ class _ParseDoFn(beam.DoFn):
             ref = parse_notification(data, attributes)
         except NotificationError as exc:
             self._malformed.inc()
+            where = _describe(attributes, getattr(message, "message_id", None))
             yield pvalue.TaggedOutput(
                 DEAD_LETTER_TAG,
-                DeadLetter(
-                    doc_id=None,
-                    source_uri=_describe(
-                        attributes, getattr(message, "message_id", None)
-                    ),
-                    page_index=None,
-                    stage=STAGE,
-                    error_type="malformed_notification",
-                    message=str(exc),
-                    config_hash=self._config_hash,
+                self._dead_letter(
+                    None, "malformed_notification", str(exc), source_uri=where
                 ),
             )
             return

@@ -1,5 +1,14 @@
-"""OcrPages: RunInference over page images, failures turned into dead letters,
-and the files that come with a page (cut-out images, drawn pages) split off."""
+"""OcrPages: a page handler over page images, failures turned into dead
+letters, and the files that come with a page (cut-out images, drawn pages)
+split off.
+
+The handler runs one of two ways, chosen by whoever builds the graph:
+
+* ``RUN_INFERENCE``: Beam's ``RunInference`` (batches of pages, one engine
+  per worker process; every runner);
+* ``ENGINE_POOL``: page by page onto the machine's engine pool
+  (``_PooledInference``; local runs, see :mod:`ocrbeam.local.pool`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +20,11 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.ml.inference.base import ModelHandler, RunInference
 
-from .progress import ProgressReporter
+from ocrbeam.local.progress import ProgressReporter
+
 from .records import (
     DeadLetter,
+    DeadLetterFactory,
     PageArtifact,
     PageImage,
     PageResult,
@@ -23,6 +34,9 @@ from .records import (
 
 DEAD_LETTER_TAG = "dead_letter"
 ARTIFACT_TAG = "artifact"
+#: How OcrPages runs its handler (module doc).
+RUN_INFERENCE = "run_inference"
+ENGINE_POOL = "engine_pool"
 
 
 class _RouteOutcomes(beam.DoFn):
@@ -55,15 +69,13 @@ class _PooledInference(beam.DoFn):
     it: the bundle's thread, which also reads and renders the pages, stands
     still meanwhile.  With a pool that costs twice per batch: the engines
     wait while the next batch renders, and all but the last idle while the
-    batch's last pages finish.  On 128 dense pages (two engines, batches of
-    64) that was 1.0 s before the first page and 1.5-3.4 s per engine between
-    the batches.  Here each page goes to the pool as soon as it is rendered
-    and the thread goes on rendering; up to two pages per engine are in
-    flight (one running, one waiting for the engine that frees first), and
-    finished pages leave as they finish.  The handler is the same
-    RunInference handler: ``load_model`` (a handle on the pool), ``attempt``
-    on the pool's threads, ``outcomes`` (metrics, dead letters) back on the
-    bundle's thread.
+    batch's last pages finish.  Here each page goes to the pool as soon as it
+    is rendered and the thread goes on rendering; up to two pages per engine
+    are in flight (one running, one waiting for the engine that frees
+    first), and finished pages leave as they finish.  The handler is the
+    same RunInference handler: ``load_model`` (a handle on the pool),
+    ``attempt`` on the pool's threads, ``outcomes`` (metrics, dead letters)
+    back on the bundle's thread.
     """
 
     def __init__(self, handler):
@@ -114,7 +126,7 @@ class _BatchFailuresToDeadLetters(beam.DoFn):
     """A batch whose inference raised (outside the per-page guard): one row per page."""
 
     def __init__(self, config_hash: str, progress: ProgressReporter):
-        self._config_hash = config_hash
+        self._dead_letter = DeadLetterFactory("ocr", config_hash)
         self._progress = progress
 
     def process(self, failure) -> Iterable[DeadLetter]:
@@ -122,20 +134,14 @@ class _BatchFailuresToDeadLetters(beam.DoFn):
         name = getattr(exc_type, "__name__", str(exc_type))
         for page in batch if isinstance(batch, (list, tuple)) else [batch]:
             self._progress.add(pages_failed=1)
-            yield DeadLetter(
-                doc_id=getattr(page, "doc_id", None),
-                source_uri=getattr(page, "source_uri", "<unknown>"),
-                page_index=getattr(page, "page_index", None),
-                stage="ocr",
-                error_type="ocr_failed",
-                message=f"{name}: {exc_repr}",
-                config_hash=self._config_hash,
-                page_count=getattr(page, "page_count", None),
-            )
+            yield self._dead_letter(page, "ocr_failed", f"{name}: {exc_repr}")
 
 
 class OcrPages(beam.PTransform):
-    """Run an OCR model handler over pages; split results from dead letters.
+    """Run a page handler over pages; split results from dead letters.
+
+    ``inference`` is how: ``RUN_INFERENCE`` (Beam's RunInference) or
+    ``ENGINE_POOL`` (page by page onto a handler's local engine pool).
 
     Returns:
         ``(results, dead_letters, artifacts)``: PCollections of ``PageResult``,
@@ -153,8 +159,12 @@ class OcrPages(beam.PTransform):
         config_hash: str,
         fail_fast: bool = False,
         progress_dir: Optional[str] = None,
+        inference: str = RUN_INFERENCE,
     ):
         super().__init__()
+        if inference not in (RUN_INFERENCE, ENGINE_POOL):
+            raise ValueError(f"unknown inference strategy {inference!r}")
+        self._inference = inference
         self._handler = handler
         self._config_hash = config_hash
         self._fail_fast = fail_fast
@@ -162,9 +172,8 @@ class OcrPages(beam.PTransform):
 
     def expand(self, pages):
         pages = typed(pages, PageImage)
-        if getattr(self._handler, "pool_tag", None):
-            # A local run's shared engine pool: pages stream to it (see
-            # _PooledInference); every failure is already a per-page record.
+        if self._inference == ENGINE_POOL:
+            # Every failure is already a per-page record (_PooledInference).
             outcomes = pages | "OcrOnEnginePool" >> beam.ParDo(
                 _PooledInference(self._handler)
             )

@@ -4,11 +4,12 @@ PDFs are rendered with pypdfium2; images (PNG, JPEG, TIFF including
 multi-frame, WebP, BMP, GIF) become one page per frame.  The type is sniffed from
 the bytes, never trusted from the file name.
 
-Rendering runs in :class:`PageRenderer`, by default inside a child process
-(:mod:`.isolation`): a crash or hang in pdfium or an image decoder costs one
-page or document (a ``render_crashed`` / ``page_timeout`` dead letter), never
-the worker.  PDFium is not thread-safe, so every pdfium call in a process also
-goes through one process-wide lock (``PDFIUM_LOCK``).
+Rendering runs in :class:`ocrbeam.engines.render.PageRenderer`, by default
+inside a child process (:mod:`ocrbeam.engines.isolation`): a crash or hang in
+pdfium or an image decoder costs one page or document (a ``render_crashed`` /
+``page_timeout`` dead letter), never the worker.  PDFium is not thread-safe,
+so every pdfium call in a process also goes through one process-wide lock
+(``PDFIUM_LOCK``).
 
 Every page of a readable document is accounted for: it is rendered, or it gets
 a dead letter with its ``page_index`` (``page_too_large``, ``render_failed``,
@@ -18,38 +19,44 @@ a dead letter with its ``page_index`` (``page_too_large``, ``render_failed``,
 from __future__ import annotations
 
 import functools
-import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from .config import RenderConfig, SourceConfig
-from .convert import blank_result, text_layer_result
-from .isolation import IsolatedWorker, WorkerCrashed, WorkerTimeout
-from .progress import ProgressReporter
-from .records import DeadLetter, DocumentBlob, PageImage, PageResult, typed
-from .render import (  # noqa: F401 - the renderer's API, re-exported
-    PDFIUM_LOCK,
+from ocrbeam.engines.isolation import (
+    InProcess,
+    IsolatedWorker,
+    WorkerCrashed,
+    WorkerTimeout,
+)
+from ocrbeam.engines.render import (
     RENDERER_PROCESS_NAME,
     PageRenderer,
     SplitError,
-    _InProcess,
-    is_blank,
     plausible_text_layer,
-    render_pages,
     sniff_type,
+)
+from ocrbeam.local.progress import ProgressReporter
+
+from .config import RenderConfig, SourceConfig
+from .convert import blank_result, text_layer_result
+from .records import (
+    DeadLetter,
+    DeadLetterFactory,
+    DocumentBlob,
+    PageImage,
+    PageResult,
+    typed,
 )
 
 DEAD_LETTER_TAG = "dead_letter"
 #: Rows made without OCR (text layer, blank pages).
 DIRECT_TAG = "direct"
 STAGE = "split"
-
-_LOG = logging.getLogger(__name__)
 
 
 class _SplitDoFn(beam.DoFn):
@@ -61,14 +68,13 @@ class _SplitDoFn(beam.DoFn):
         fail_fast: bool,
         progress: ProgressReporter,
         route: str = "ocr",
-        warm_up: Optional[Callable[[], None]] = None,
     ):
         self._config = config
         self._route = route
-        self._warm_up = warm_up
         self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
+        self._dead_letter = DeadLetterFactory(STAGE, config_hash)
         self._progress = progress
         self._renderer = None
         self._documents = Metrics.counter("ocrbeam.split", "documents")
@@ -81,12 +87,6 @@ class _SplitDoFn(beam.DoFn):
         self._blank = Metrics.counter("ocrbeam.split", "pages_blank")
 
     def setup(self):
-        if self._warm_up is not None:
-            # Start loading the next stage's models now, while pages render.
-            try:
-                self._warm_up()
-            except Exception as exc:  # noqa: BLE001 - the OCR stage loads them then
-                _LOG.warning("engine warm-up failed (loads later): %s", exc)
         if self._config.isolate:
             self._renderer = IsolatedWorker(
                 functools.partial(PageRenderer, self._config),
@@ -94,7 +94,7 @@ class _SplitDoFn(beam.DoFn):
                 name=RENDERER_PROCESS_NAME,
             )
         else:
-            self._renderer = _InProcess(PageRenderer(self._config))
+            self._renderer = InProcess(PageRenderer(self._config))
 
     def teardown(self):
         if self._renderer is not None:
@@ -114,14 +114,11 @@ class _SplitDoFn(beam.DoFn):
             self._failed_pages.inc()
         return pvalue.TaggedOutput(
             DEAD_LETTER_TAG,
-            DeadLetter(
-                doc_id=blob.doc_id,
-                source_uri=blob.source_uri,
+            self._dead_letter(
+                blob,
+                error_type,
+                message,
                 page_index=page_index,
-                stage=STAGE,
-                error_type=error_type,
-                message=message,
-                config_hash=self._config_hash,
                 page_count=page_count,
             ),
         )
@@ -282,7 +279,7 @@ class SplitPages(beam.PTransform):
     worker of the machine anyway (ocrbeam's local engine pool), where a
     Reshuffle would only make Beam's local runner hold every rendered page in
     the launcher's memory, render them all before the first is OCR'd, and
-    copy each PNG through the launcher twice.
+    copy each page image through the launcher twice.
 
     Pages that need no OCR (blank pages; PDF pages taken from their text layer
     under ``route`` text_layer or auto) come out as finished ``PageResult`` rows.
@@ -303,13 +300,11 @@ class SplitPages(beam.PTransform):
         progress_dir: Optional[str] = None,
         source: Optional[SourceConfig] = None,
         route: str = "ocr",
-        warm_up: Optional[Callable[[], None]] = None,
         break_fusion: bool = True,
     ):
         super().__init__()
         self._break_fusion = break_fusion
         self._route = route
-        self._warm_up = warm_up
         self._config = config
         self._source = source or SourceConfig()
         self._config_hash = config_hash
@@ -325,7 +320,6 @@ class SplitPages(beam.PTransform):
                 self._fail_fast,
                 self._progress,
                 self._route,
-                self._warm_up,
             )
         ).with_outputs(DEAD_LETTER_TAG, DIRECT_TAG, main="pages")
         pages = typed(outputs.pages, PageImage)

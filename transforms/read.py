@@ -1,8 +1,8 @@
-"""Find documents in storage and read their bytes, through fsspec.
+"""ReadDocuments: find documents in storage and read their bytes.
 
-Any fsspec URL works (local paths without a scheme, ``gs://``, ``s3://``,
-``memory://`` ...).  An input may be a file, a directory (read recursively,
-hidden files skipped) or a glob.
+Listing and opening go through :mod:`ocrbeam.storage` (fsspec: local paths,
+``gs://``, ``s3://``, any fsspec URL).  An input may be a file, a directory
+(read recursively, hidden files skipped) or a glob.
 """
 
 from __future__ import annotations
@@ -15,46 +15,20 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from ocrbeam.storage import list_files, open_pinned
+
 from .config import SourceConfig
-from .records import DeadLetter, DocumentBlob, DocumentRef, DonePage, typed
+from .records import (
+    DeadLetter,
+    DeadLetterFactory,
+    DocumentBlob,
+    DocumentRef,
+    DonePage,
+    typed,
+)
 
 DEAD_LETTER_TAG = "dead_letter"
 STAGE = "read"
-_GLOB_CHARS = set("*?[")
-
-
-def _is_hidden(path: str) -> bool:
-    return any(part.startswith(".") for part in path.split("/") if part)
-
-
-def _uri(fs, path: str) -> str:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return path if protocol in ("file", "local") else fs.unstrip_protocol(path)
-
-
-def list_files(pattern: str) -> Iterator[tuple[str, dict]]:
-    """``(uri, fsspec info)`` of each file an input names: a file, a directory
-    (recursively, hidden files skipped) or a glob; sorted by path."""
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(pattern)
-    if _GLOB_CHARS & set(path):
-        found = fs.glob(path, detail=True)
-        entries = {
-            p: info for p, info in found.items() if info.get("type") != "directory"
-        }
-    elif fs.isdir(path):
-        entries = {
-            p: info
-            for p, info in fs.find(path, detail=True).items()
-            if not _is_hidden(p[len(path.rstrip("/")) :])
-        }
-    elif fs.exists(path):
-        entries = {path: fs.info(path)}
-    else:
-        entries = {}
-    for p in sorted(entries):
-        yield _uri(fs, p), entries[p]
 
 
 def expand_input(pattern: str) -> Iterator[DocumentRef]:
@@ -64,25 +38,6 @@ def expand_input(pattern: str) -> Iterator[DocumentRef]:
     """
     for uri, info in list_files(pattern):
         yield DocumentRef(source_uri=uri, size=int(info.get("size") or 0))
-
-
-def open_pinned(ref: DocumentRef):
-    """Open a document for reading, at ``ref.generation`` when it names one.
-
-    GCS takes the object generation, S3 the version id; on other filesystems
-    a generation cannot be pinned and the current bytes are read.
-    """
-    import fsspec
-
-    kwargs = {}
-    if ref.generation:
-        protocol = ref.source_uri.split("://", 1)[0] if "://" in ref.source_uri else ""
-        if protocol in ("gs", "gcs"):
-            kwargs["generation"] = ref.generation
-        elif protocol in ("s3", "s3a"):
-            kwargs["version_id"] = ref.generation
-    fs, path = fsspec.core.url_to_fs(ref.source_uri)
-    return fs.open(path, "rb", **kwargs)
 
 
 def _by_uri(item) -> tuple:
@@ -100,8 +55,8 @@ def _one_ref_with_done(joined) -> Iterator[tuple]:
 class _ReadDoFn(beam.DoFn):
     def __init__(self, source: SourceConfig, config_hash: str, fail_fast: bool):
         self._source = source
-        self._config_hash = config_hash
         self._fail_fast = fail_fast
+        self._dead_letter = DeadLetterFactory(STAGE, config_hash)
         self._read = Metrics.counter("ocrbeam.read", "documents")
         self._bytes = Metrics.counter("ocrbeam.read", "bytes")
         self._failed = Metrics.counter("ocrbeam.read", "failed")
@@ -111,16 +66,7 @@ class _ReadDoFn(beam.DoFn):
             raise OSError(f"{ref.source_uri}: {error_type}: {message}")
         self._failed.inc()
         return pvalue.TaggedOutput(
-            DEAD_LETTER_TAG,
-            DeadLetter(
-                doc_id=None,
-                source_uri=ref.source_uri,
-                page_index=None,
-                stage=STAGE,
-                error_type=error_type,
-                message=message,
-                config_hash=self._config_hash,
-            ),
+            DEAD_LETTER_TAG, self._dead_letter(ref, error_type, message)
         )
 
     def _limit(self) -> Optional[int]:
@@ -137,7 +83,7 @@ class _ReadDoFn(beam.DoFn):
             )
             return
         try:
-            with open_pinned(ref) as fh:
+            with open_pinned(ref.source_uri, ref.generation) as fh:
                 data = fh.read() if limit is None else fh.read(limit + 1)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a record
             yield self._dead(ref, "read_failed", f"{type(exc).__name__}: {exc}")

@@ -119,6 +119,49 @@ class DeadLetter(NamedTuple):
     page_count: Optional[int] = None
 
 
+class DeadLetterFactory:
+    """Makes one stage's ``DeadLetter`` rows: the one place that says what a
+    dead letter holds.  Picklable (a DoFn keeps one).
+
+    Example:
+        >>> dead_letter = DeadLetterFactory("split", config_hash)
+        >>> dead_letter(blob, "corrupt_pdf", "pdfium cannot open the file")
+        >>> dead_letter(blob, "page_timeout", "...", page_index=3, page_count=9)
+    """
+
+    def __init__(self, stage: str, config_hash: str):
+        self.stage = stage
+        self.config_hash = config_hash
+
+    def __call__(
+        self,
+        item: object,
+        error_type: str,
+        message: str,
+        *,
+        page_index: Optional[int] = None,
+        page_count: Optional[int] = None,
+        source_uri: Optional[str] = None,
+    ) -> DeadLetter:
+        """The dead letter of ``item`` (a ``DocumentRef``, ``DocumentBlob`` or
+        ``PageImage``: its ``doc_id``, ``source_uri``, ``page_index`` and
+        ``page_count`` where it has them, unless given here)."""
+
+        def given_or(value, name):
+            return value if value is not None else getattr(item, name, None)
+
+        return DeadLetter(
+            doc_id=getattr(item, "doc_id", None),
+            source_uri=given_or(source_uri, "source_uri") or "<unknown>",
+            page_index=given_or(page_index, "page_index"),
+            stage=self.stage,
+            error_type=error_type,
+            message=message,
+            config_hash=self.config_hash,
+            page_count=given_or(page_count, "page_count"),
+        )
+
+
 class PageArtifact(NamedTuple):
     """A file that belongs with a page's output: an image cut out of the page
     (a figure or chart its markdown links to), or the page with its boxes drawn

@@ -1,39 +1,35 @@
-"""Sinks: pages/ and errors/ as Parquet (and JSON lines), markdown files.
+"""Sinks: pages/, errors/ and documents/ as Parquet (and JSON lines),
+markdown files, and the files that come with pages.
 
 Parquet schemas are derived from the record types (``PageResult``,
-``DeadLetter``) by Beam's schema machinery: no hand-written twin to drift.
-
-Layout under the output prefix::
+``DeadLetter``, ``DocumentResult``) by Beam's schema machinery: no
+hand-written twin to drift.  Batch runs name their files by run id::
 
     pages/run-<run id>-SSSSS-of-NNNNN.parquet    one row per page (PageResult)
     errors/run-<run id>-SSSSS-of-NNNNN.parquet   one row per failure (DeadLetter)
+    documents/run-<run id>-SSSSS-of-NNNNN.parquet   one row per document
     jsonl/pages/run-*.jsonl, jsonl/errors/run-*.jsonl   (sink.jsonl)
 
-JSON lines live apart from the Parquet folders so that ``pages/`` and ``errors/``
-each read as one Parquet dataset (pyarrow, BigQuery external tables, Spark).
-    markdown/<name>-<doc_id[:12]>/page-00000.md   (sink.markdownFiles)
-    documents/run-<run id>-SSSSS-of-NNNNN.parquet   one row per document
-    documents/markdown/<name>-<doc_id[:12]>.md      one file per document
-    images/<name>-<doc_id[:12]>/p00003/imgs/*.jpg   figures cut out by route vl
-    visualize/<name>-<doc_id[:12]>/page-00003.jpg   pages with boxes drawn
+JSON lines live apart from the Parquet folders so that ``pages/`` and
+``errors/`` each read as one Parquet dataset (pyarrow, BigQuery external
+tables, Spark).  Where every other file goes: :mod:`ocrbeam.output.paths`.
 """
 
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Iterable
 
 import apache_beam as beam
 
+from ocrbeam.output.paths import (
+    document_markdown_path,
+    join_uri,
+    page_markdown_path,
+)
+
 from .config import SinkConfig
 from .records import DeadLetter, DocumentResult, PageArtifact, PageResult, typed
-from .visualize import page_stem
-
-
-def join_uri(base: str, *parts: str) -> str:
-    """Join path parts onto a local path or URL with forward slashes."""
-    return posixpath.join(base.rstrip("/"), *parts)
 
 
 def arrow_schema(record_type):
@@ -46,7 +42,8 @@ def arrow_schema(record_type):
     return arrow_schema_from_beam_schema(schemas.schema_from_element_type(record_type))
 
 
-def _as_dict(row) -> dict:
+def as_dict(row) -> dict:
+    """A record as the dict Beam's Parquet and BigQuery sinks write."""
     return row._asdict()
 
 
@@ -54,15 +51,11 @@ def _to_json_line(row) -> str:
     return json.dumps(row._asdict(), ensure_ascii=False)
 
 
-def _stem(row) -> str:
-    return page_stem(row.source_uri, row.doc_id)
-
-
 def markdown_path(output: str, row) -> str:
     """Where the markdown file of one page, or of one whole document, goes."""
     if isinstance(row, DocumentResult):
-        return join_uri(output, "documents", "markdown", f"{_stem(row)}.md")
-    return join_uri(output, "markdown", _stem(row), f"page-{row.page_index:05d}.md")
+        return document_markdown_path(output, row.source_uri, row.doc_id)
+    return page_markdown_path(output, row.source_uri, row.doc_id, row.page_index)
 
 
 class _WriteMarkdownFiles(beam.DoFn):
@@ -96,7 +89,7 @@ class _WriteTable(beam.PTransform):
             # without batched DoFns (Beam's DaskRunner) cannot execute.
             written.append(
                 rows
-                | "AsDict" >> beam.Map(_as_dict)
+                | "AsDict" >> beam.Map(as_dict)
                 | "Parquet"
                 >> beam.io.WriteToParquet(
                     self._prefix,

@@ -12,7 +12,9 @@ before, and holds the watermark at the wall clock so windows close as time
 passes.
 
 Either way the elements are ``fileio.FileMetadata`` and downstream code is
-the same.
+the same.  ``PollFiles`` teaches the DirectRunner to evaluate it (an entry in
+the runner's evaluator registry, added the first time a pipeline uses it, not
+when this module is imported).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class PollFiles(beam.PTransform):
         return beam.Windowing(beam.window.GlobalWindows())
 
     def expand(self, pbegin):
+        _register_direct_runner_evaluator()
         return pvalue.PCollection(pbegin.pipeline, is_bounded=False)
 
 
@@ -67,7 +70,7 @@ def _mtime(info: dict) -> float:
 def _list(pattern: str) -> list:
     from apache_beam.io.filesystem import FileMetadata
 
-    from .read import list_files
+    from ocrbeam.storage import list_files
 
     return [
         FileMetadata(
@@ -77,13 +80,42 @@ def _list(pattern: str) -> list:
     ]
 
 
+_REGISTERED = threading.Lock()
+
+
 def _register_direct_runner_evaluator() -> None:
-    """Teach the DirectRunner to evaluate ``PollFiles`` (a root transform)."""
-    from apache_beam.runners.direct.transform_evaluator import (
-        TransformEvaluatorRegistry,
-        TransformResult,
-        _TransformEvaluator,
-    )
+    """Teach the DirectRunner to evaluate ``PollFiles`` (a root transform).
+
+    The DirectRunner has no public hook for this: the evaluator goes into its
+    registry's override table, as Beam's own test transforms do.  Idempotent.
+
+    Raises:
+        RuntimeError: this Beam release lays its DirectRunner out differently
+            (the pin in pyproject.toml is the one this was built for).
+    """
+    try:
+        from apache_beam.runners.direct.transform_evaluator import (
+            TransformEvaluatorRegistry,
+            TransformResult,
+            _TransformEvaluator,
+        )
+
+        overrides = TransformEvaluatorRegistry._test_evaluators_overrides
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(
+            "--watch on the local runner needs Beam's DirectRunner evaluator "
+            f"registry ({exc!r}); run on Dataflow or Flink instead"
+        ) from exc
+    with _REGISTERED:
+        if PollFiles in overrides:
+            return
+        overrides[PollFiles] = _poll_files_evaluator(
+            _TransformEvaluator, TransformResult
+        )
+
+
+def _poll_files_evaluator(_TransformEvaluator, TransformResult):
+    """The DirectRunner evaluator class of ``PollFiles``."""
     from apache_beam.transforms.window import GlobalWindows
     from apache_beam.utils.timestamp import Timestamp
 
@@ -131,9 +163,4 @@ def _register_direct_runner_evaluator() -> None:
             )
             return TransformResult(self, bundles, [again], None, {None: now})
 
-    TransformEvaluatorRegistry._test_evaluators_overrides[PollFiles] = (
-        _PollFilesEvaluator
-    )
-
-
-_register_direct_runner_evaluator()
+    return _PollFilesEvaluator

@@ -77,8 +77,8 @@ def _leave() -> None:
     """Exit the child now: the parent has let go and nothing is left to do.
 
     A normal interpreter exit would first tear down every module and the
-    models' memory: about half a second per engine process, at the end of
-    every run.  Only the standard streams hold anything worth keeping.
+    models' memory, at the end of every run, for nothing: only the standard
+    streams hold anything worth keeping.
     """
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -112,9 +112,9 @@ def prestart(name: str, count: int, modules: tuple[str, ...] = ()) -> None:
     """Start ``count`` children for ``IsolatedWorker(name=name)`` now.
 
     Each imports ``modules`` while this process goes on with its own work
-    (an engine process spends about 1.4 s importing PaddleOCR); a worker of
-    that name started later adopts one, sends it its factory and waits only
-    for the build.  Children nobody adopts exit with this process, or at
+    (an engine process spends seconds importing PaddleOCR); a worker of that
+    name started later adopts one, sends it its factory and waits only for
+    the build.  Children nobody adopts exit with this process, or at
     ``stop_standing_by``.
     """
     ctx = mp.get_context("spawn")
@@ -187,9 +187,9 @@ def _main_module_left_out():
 
     ``spawn`` makes the child import the parent's ``__main__`` (as
     ``__mp_main__``).  In a Beam SDK worker that is
-    ``apache_beam.runners.worker.sdk_worker_main``: all of Beam, about 1.5 s
-    of CPU and tens of MB per renderer and engine process, for nothing (their
-    code lives in Beam-free modules: ``.render``, ``.engine``).  Our factories
+    ``apache_beam.runners.worker.sdk_worker_main``: all of Beam, seconds of
+    CPU and tens of MB per renderer and engine process, for nothing (their
+    code lives in Beam-free modules: ``ocrbeam.engines``).  Our factories
     never live in ``__main__``, so the child does not need it.
     """
     with _MAIN_MODULE_LOCK:
@@ -353,3 +353,17 @@ class IsolatedWorker:
             self.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+class InProcess:
+    """The :class:`IsolatedWorker` call interface over a server in this
+    process (isolation switched off): same calls, no child, no timeout."""
+
+    def __init__(self, server: Any):
+        self._server = server
+
+    def call(self, method: str, *args, timeout_s=None, **kwargs):
+        return getattr(self._server, method)(*args, **kwargs)
+
+    def close(self) -> None:
+        pass

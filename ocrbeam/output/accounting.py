@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from .sinks import join_uri
+from .paths import join_uri
 
 TABLES = ("pages", "errors", "documents")
 _RUN_FILE = re.compile(
@@ -73,6 +73,25 @@ def read_table(output: str, table: str, columns: list[str]) -> list[dict[str, An
         table_ = pq.read_table(path, columns=columns, filesystem=fs)
         rows.extend(table_.to_pylist())
     return rows
+
+
+def check_writable(output: str) -> None:
+    """Write and remove a probe file under ``output``.
+
+    Raises:
+        UsageError: the output cannot be written (one line for the user).
+    """
+    from ocrbeam.errors import UsageError
+
+    probe = output.rstrip("/") + "/.ocrbeam-write-check"
+    try:
+        fs, path = _fs(probe)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as fh:
+            fh.write(b"ok")
+        fs.rm(path)
+    except Exception as exc:  # noqa: BLE001 - reported to the user as one line
+        raise UsageError(f"output {output} is not writable: {exc}") from None
 
 
 def existing_config_hashes(output: str) -> set[str]:

@@ -2,7 +2,7 @@
 
 No Apache Beam here: an isolated renderer process imports this module (and
 pypdfium2, Pillow), not Beam, so it starts sooner and carries less memory.
-The Beam side (``SplitPages``) is in :mod:`.pdf`.
+The Beam side (``SplitPages``) is in ``transforms/pdf.py``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import math
 import re
 import threading
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .config import RenderConfig
+if TYPE_CHECKING:
+    from ocrbeam.transforms.config import RenderConfig
 
 #: The name of an isolated renderer process (``isolation.IsolatedWorker``),
 #: and what it imports before its first page (``isolation.prestart``).
 RENDERER_PROCESS_NAME = "ocrbeam-renderer"
-RENDERER_MODULES = ("ocrbeam.transforms.render", "pypdfium2", "PIL.Image", "numpy")
+RENDERER_MODULES = ("ocrbeam.engines.render", "pypdfium2", "PIL.Image", "numpy")
 
 #: One lock for every pypdfium2 call in this process (PDFium is not thread-safe).
 PDFIUM_LOCK = threading.Lock()
@@ -30,7 +31,7 @@ _MAX_IMAGE_DOWNSCALE_FACTOR = 4
 #: Single-frame 8-bit RGB or grey PNG and JPEG images go on as their own
 #: bytes when they need no downscaling: the OCR stage decodes them to the same
 #: pixels as the PNG it would otherwise get, and the re-encode they are spared
-#: is most of the renderer's time on an image page.  Other modes (alpha,
+#: would be most of the renderer's work on an image page.  Other modes (alpha,
 #: palette, 16-bit, CMYK) and images with an EXIF orientation are re-encoded,
 #: so that every decoder (Pillow here, OpenCV in a remote service) sees the
 #: same upright RGB page.
@@ -354,23 +355,10 @@ def plausible_text_layer(lines: list[tuple]) -> bool:
     return ordinary / len(chars) >= 0.9
 
 
-class _InProcess:
-    """The IsolatedWorker call interface over a renderer in this process."""
-
-    def __init__(self, server: Any):
-        self._server = server
-
-    def call(self, method: str, *args, timeout_s=None, **kwargs):
-        return getattr(self._server, method)(*args, **kwargs)
-
-    def close(self) -> None:
-        pass
-
-
 def render_pages(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(page_index, page_count, PIL.Image)`` of a PDF or image, in process.
 
-    A convenience for tools and tests; the pipeline uses :class:`_SplitDoFn`.
+    A convenience for tools and tests; the pipeline renders in ``SplitPages``.
     """
     from PIL import Image
 

@@ -28,40 +28,6 @@ from typing import Any, Optional
 
 TOKEN_ENV = "OCRBEAM_REMOTE_TOKEN"
 
-#: Config fields sent as ``POST /ocr`` request parameters (SPEC.md), under the
-#: config's own camelCase alias (``text_det_thresh`` -> ``textDetThresh``).
-OCR_REQUEST_FIELDS = (
-    "use_doc_orientation_classify",
-    "use_doc_unwarping",
-    "use_textline_orientation",
-    "text_det_limit_side_len",
-    "text_det_limit_type",
-    "text_det_thresh",
-    "text_det_box_thresh",
-    "text_det_unclip_ratio",
-    "text_rec_score_thresh",
-)
-
-#: Config fields sent as ``POST /layout-parsing`` request parameters (SPEC.md).
-LAYOUT_REQUEST_FIELDS = (
-    "use_doc_orientation_classify",
-    "use_doc_unwarping",
-    "use_layout_detection",
-    "use_chart_recognition",
-    "layout_threshold",
-    "layout_nms",
-    "layout_unclip_ratio",
-    "layout_merge_bboxes_mode",
-    "prompt_label",
-    "repetition_penalty",
-    "temperature",
-    "top_p",
-    "min_pixels",
-    "max_pixels",
-    "prettify_markdown",
-    "show_formula_number",
-)
-
 
 class ServiceError(RuntimeError):
     """The service did not give a result for a page; ``error_type`` says how."""
@@ -72,19 +38,21 @@ class ServiceError(RuntimeError):
         self.status = status
 
 
-def request_fields(config, names=OCR_REQUEST_FIELDS) -> dict[str, Any]:
-    """The request parameters a config sets (None: the service's default).
+def request_fields(config) -> dict[str, Any]:
+    """The request parameters an engine section sets: its fields with the
+    ``request`` role, under their camelCase names (null ones left out: the
+    service's default).
 
     ``visualize`` is always false: ocrbeam draws its own box images, so the
     service never Base64-encodes pictures nobody reads.
     """
     from pydantic.alias_generators import to_camel
 
+    from ocrbeam.transforms.config import values_with
+
     fields: dict[str, Any] = {"visualize": False}
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            fields[to_camel(name)] = value
+    for name, value in values_with(config, "request").items():
+        fields[to_camel(name)] = value
     return fields
 
 
@@ -150,7 +118,7 @@ def parse_ocr_response(status: int, body: bytes) -> dict[str, Any]:
 
 def parse_layout_response(status: int, body: bytes) -> dict[str, Any]:
     """The first ``layoutParsingResults`` entry of a ``/layout-parsing`` answer,
-    with the answer's ``dataInfo`` added (what ``vl.vl_page_result`` takes).
+    with the answer's ``dataInfo`` added (what ``convert.vl_page_result`` takes).
 
     Raises:
         ServiceError: the answer is an error or has no result.
@@ -241,7 +209,8 @@ class RemoteOcrClient(ServiceClient):
         super().__init__(url, "ocr", fields, **kwargs)
 
     def predict(self, png: bytes):
-        from .engine import EngineOutput, decode_png
+        from .images import decode_png
+        from .ppocrv5 import EngineOutput
 
         response = self.post_image(png)
         parsed = parse_ocr_response(response.status_code, response.content)
@@ -267,11 +236,11 @@ class RemoteLayoutClient(ServiceClient):
         return parse_layout_response(response.status_code, response.content)
 
 
-def remote_client(config, client_type: type, names: tuple = OCR_REQUEST_FIELDS):
+def remote_client(config, client_type: type):
     """The ``client_type`` for an engine section with backend=remote."""
     return client_type(
         config.remote_url,
-        request_fields(config, names),
+        request_fields(config),
         token=config.remote_token,
         timeout_s=config.remote_timeout_s,
         max_retries=config.remote_max_retries,

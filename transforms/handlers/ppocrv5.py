@@ -1,0 +1,122 @@
+"""PP-OCRv5 (PaddleOCR 3.x general OCR pipeline) as a RunInference handler."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Optional
+
+from ocrbeam.engines.host import EngineHost
+from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings, default_threads
+
+from ..config import PPOCRv5Config
+from ..convert import to_page_result
+from ..records import PageImage
+from .base import PageModelHandler, PageOutcome, with_visualization
+
+
+class PPOCRv5ModelHandler(PageModelHandler):
+    """PP-OCRv5 as a RunInference handler.
+
+    The engine is built in ``load_model`` only: RunInference calls it once per
+    worker process and shares the result between the process's threads
+    through its shared handle.  Nothing heavy is built in ``__init__`` (the
+    handler is pickled to workers) or per element.  With ``engine_pool`` (a
+    local run), ``load_model`` returns a handle on the machine's pool of
+    engines instead (:mod:`ocrbeam.local.pool`).
+
+    Example:
+        >>> handler = PPOCRv5ModelHandler(PPOCRv5Config(), config_hash="abc")
+        >>> outcomes = pages | RunInference(handler)
+    """
+
+    namespace = "ocrbeam.ppocrv5"
+
+    def __init__(
+        self,
+        config: PPOCRv5Config,
+        config_hash: str,
+        fail_fast: bool = False,
+        cpu_threads: Optional[int] = None,
+        engine_pool: Optional[int] = None,
+    ):
+        """``engine_pool``: engines of a pool shared by the machine's worker
+        processes (local runs); None: one engine per worker process."""
+        super().__init__(config, config_hash, fail_fast)
+        self._requested_threads = config.cpu_threads or cpu_threads
+        self.engine_pool = None
+        if engine_pool and config.backend != "remote":
+            from ocrbeam.local.pool import SharedEnginePool
+
+            self.engine_pool = SharedEnginePool(self.engine_factory(), engine_pool)
+
+    @property
+    def cpu_threads(self) -> int:
+        return self._requested_threads or default_threads()
+
+    def engine_settings(self) -> EngineSettings:
+        """What this handler's engines are built with."""
+        return EngineSettings.from_config(self._config, self.cpu_threads)
+
+    def engine_factory(self):
+        """Builds one engine host (picklable: a pool builds its engines with it)."""
+        config = self._config
+        return functools.partial(
+            EngineHost,
+            functools.partial(EngineServer, self.engine_settings()),
+            isolate=config.isolate,
+            timeout_s=config.page_timeout_s,
+            recycle_after=config.recycle_after_pages,
+        )
+
+    def load_model(self):
+        start = time.perf_counter()
+        if self._config.backend == "remote":
+            from ocrbeam.engines.remote import RemoteOcrClient, remote_client
+
+            self._pending_load_ms = 0.0
+            return remote_client(self._config, RemoteOcrClient)
+        if self.engine_pool is not None:
+            self._pending_load_ms = 0.0  # the pool reports its engines' loads
+            return self.engine_pool.handle()
+        engine = self.engine_factory()()
+        self._loaded(
+            start,
+            f"{self._config.backend}, {self.cpu_threads} threads, "
+            + ("isolated" if self._config.isolate else "in process"),
+        )
+        return engine
+
+    @property
+    def model_name(self) -> str:
+        return (
+            f"{self._config.text_detection_model_name}+"
+            f"{self._config.text_recognition_model_name}"
+        )
+
+    def _process_page(self, page: PageImage, model) -> PageOutcome:
+        start = time.perf_counter()
+        out = model.predict(page.image)
+        row = to_page_result(
+            page._replace(width=out.width, height=out.height),
+            out.result,
+            orientation_deg=out.angle,
+            engine=f"ppocrv5/{self._config.backend}",
+            model=self.model_name,
+            elapsed_ms=(time.perf_counter() - start) * 1000.0,
+            config_hash=self._config_hash,
+        )
+        if not self._config.visualize:
+            return row
+        from ocrbeam.engines.images import decode_png, encode_png
+        from ocrbeam.engines.orientation import upright
+        from ocrbeam.output.draw import draw_ocr
+
+        # Boxes are in the coordinates of the page as OCR'd (turned upright).
+        png = page.image
+        if out.angle:
+            png = encode_png(upright(decode_png(png), out.angle))
+        return with_visualization(row, draw_ocr(png, out.result.get("rec_polys") or []))
+
+    def share_model_across_processes(self) -> bool:
+        return False
