@@ -34,6 +34,7 @@ from ocrbeam.engines.isolation import (
     WorkerTimeout,
 )
 from ocrbeam.engines.render import (
+    NOT_OPEN,
     RENDERER_PROCESS_NAME,
     PageRenderer,
     SplitError,
@@ -145,12 +146,25 @@ class _SplitDoFn(beam.DoFn):
             self._restarts.inc()
             raise SplitError("render_crashed", f"opening the document: {exc}") from None
 
+    def _page_call(self, blob: DocumentBlob, kind: str, method: str, index: int):
+        """A renderer call about one page of the open document.  A renderer
+        restarted since the document was opened (it died between two calls:
+        the OOM killer does not wait for a call) holds no document: open it
+        again and ask once more."""
+        try:
+            return self._renderer.call(method, index)
+        except SplitError as exc:
+            if exc.error_type != NOT_OPEN:
+                raise
+        self._open(blob, kind)
+        return self._renderer.call(method, index)
+
     def _without_ocr(self, blob: DocumentBlob, kind: str, index: int, page_count: int):
         """The page's row from its text layer, when the route says so; else None."""
         if kind != "pdf" or self._route == "ocr":
             return None
         start = time.perf_counter()
-        lines, width, height = self._renderer.call("text_layer", index)
+        lines, width, height = self._page_call(blob, kind, "text_layer", index)
         if self._route == "auto" and not plausible_text_layer(lines):
             return None
         self._text_layer.inc()
@@ -205,7 +219,9 @@ class _SplitDoFn(beam.DoFn):
                         yield pvalue.TaggedOutput(DIRECT_TAG, direct)
                         continue
                     start = time.perf_counter()
-                    png, width, height, blank = self._renderer.call("render", index)
+                    png, width, height, blank = self._page_call(
+                        blob, kind, "render", index
+                    )
                     if blank:
                         self._blank.inc()
                         self._progress.add(pages_found=1, pages_done=1)

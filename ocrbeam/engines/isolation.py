@@ -244,6 +244,8 @@ class IsolatedWorker:
         self._lock = threading.Lock()
         self._process = None
         self._conn = None
+        #: Children started so far: a caller whose server holds state (an
+        #: open document) compares it to know the state is gone.
         self.starts = 0
         self.calls_since_start = 0
 

@@ -68,6 +68,11 @@ def sniff_type(data: bytes) -> Optional[str]:
     return None
 
 
+#: The ``error_type`` of a call about a page when no document is open (a
+#: restarted renderer): the caller opens the document again; never a row.
+NOT_OPEN = "document_not_open"
+
+
 class SplitError(Exception):
     """A document or page could not be split; ``error_type`` says why."""
 
@@ -198,7 +203,7 @@ class PageRenderer:
         elif self._image is not None:
             image = self._render_frame(index)
         else:
-            raise SplitError("render_failed", "no document is open")
+            raise SplitError(NOT_OPEN, "no document is open")
         blank = self._config.skip_blank_pages and is_blank(
             image, self._config.blank_ink_fraction
         )
@@ -227,6 +232,8 @@ class PageRenderer:
         Returns ``([(text, x1, y1, x2, y2), ...], width_px, height_px)``.
         """
         if self._pdf is None:
+            if self._image is None:
+                raise SplitError(NOT_OPEN, "no document is open")
             return [], 0, 0
         scale = self._config.dpi / 72.0
         with PDFIUM_LOCK:
