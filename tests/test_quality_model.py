@@ -78,9 +78,11 @@ def test_hyphenated_line_break_is_joined_in_markdown(ppocr_handler, ppocr_engine
     assert "character recognition at data lake scale" in row.markdown
 
 
-def test_textline_orientation_flips_upside_down_lines():
-    """With page orientation off, the bundled 0/180 line classifier alone
-    turns upside-down lines around before recognition."""
+def test_an_upside_down_page_the_page_classifier_missed_reads_top_to_bottom():
+    """Page orientation off (as when the 4-class classifier misses a page):
+    the 0/180 line classifier turns every line of an upside-down page, and
+    the page is taken as turned: orientation_deg 180, the lines in reading
+    order, boxes and line angles in the upright frame."""
     import json
 
     from ocrbeam.transforms.config import PPOCRv5Config
@@ -88,17 +90,43 @@ def test_textline_orientation_flips_upside_down_lines():
 
     from docs import text_image
 
-    lines = SENTENCES[:3]
-    flipped = text_image(lines).rotate(180)
+    lines = SENTENCES[:4]
+    upright = text_image(lines)
+    flipped = upright.rotate(180)
     cfg = PPOCRv5Config(isolate=False, use_doc_orientation_classify=False)
     handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=2)
     engine = handler.load_model()
     [row] = handler.run_inference([_page(flipped)], engine)
     result = json.loads(row.result_json)
     assert result["model_settings"]["use_textline_orientation"] is True
-    assert result["textline_orientation_angles"] == [1, 1, 1]  # class 1: 180 degrees
-    assert row.orientation_deg is None
-    assert sorted(row.text.splitlines()) == sorted(lines)
+    assert row.orientation_deg == 180
+    assert result["doc_preprocessor_res"] == {"angle": 180}
+    assert result["textline_orientation_angles"] == [0, 0, 0, 0]  # upright frame
+    assert cer("\n".join(lines), row.text) < 0.03, row.text
+    # Boxes in the upright frame: the first line is the top one.
+    tops = [result["rec_boxes"][i][1] for i in result["reading_order"]]
+    assert tops == sorted(tops) and tops[0] < upright.height / 4
+
+
+@pytest.mark.parametrize("turn", [90, 270])
+def test_a_page_turned_a_quarter_the_classifier_missed_is_read_upright(turn):
+    """Most text in tall boxes: the engine reads the page turned a quarter too
+    and keeps the better reading, with its angle."""
+    from ocrbeam.transforms.config import PPOCRv5Config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    from docs import text_image
+
+    lines = SENTENCES[:4]
+    # PIL turns counter-clockwise: the content ends up turned `turn` clockwise.
+    turned = text_image(lines).rotate(-turn, expand=True)
+    cfg = PPOCRv5Config(isolate=False, use_doc_orientation_classify=False)
+    handler = PPOCRv5ModelHandler(cfg, "t", cpu_threads=2)
+    engine = handler.load_model()
+    [row] = handler.run_inference([_page(turned)], engine)
+    assert row.orientation_deg == turn
+    assert (row.width, row.height) == (turned.height, turned.width)
+    assert cer("\n".join(lines), row.text) < 0.03, row.text
 
 
 def test_real_two_column_pdf_page_reads_column_by_column(ppocr_handler, ppocr_engine):

@@ -110,6 +110,9 @@ class EngineSettings:
         """
         from ocrbeam.transforms.config import values_with
 
+        from .languages import check_models
+
+        check_models(config)
         return cls(
             pipeline_kwargs=_pipeline_kwargs(config, threads),
             predict_kwargs=values_with(config, "predict"),
@@ -258,19 +261,35 @@ class EngineServer:
         return os.getpid()
 
     def ocr(self, png: bytes) -> EngineOutput:
-        """OCR one encoded page: the result as plain values, angle, OCR'd size."""
+        """OCR one encoded page: the result as plain values, the page's
+        clockwise rotation that was undone (None when it was not looked
+        for), and the size of the page as OCR'd (upright)."""
+        from . import page_turn
+        from .orientation import upright
+
         image = decode_png(png)
         angle = None
         if self._orientation is not None:
-            from .orientation import upright
-
             angle = self._orientation.angle(image)
             image = upright(image, angle)
-        results = self._pipeline.predict(image, **self.settings.predict_kwargs)
-        result = prune_result(results[0].json["res"]) if results else {}
+        result = self._read(image)
+        if page_turn.mostly_vertical(result):
+            # Turned a quarter, or text set vertically: read it both ways.
+            turned = upright(image, 90)
+            other = self._read(turned)
+            if page_turn.reading_quality(other) > page_turn.reading_quality(result):
+                image, result, angle = turned, other, ((angle or 0) + 90) % 360
+        height, width = image.shape[:2]
+        if page_turn.upside_down(result):
+            result = page_turn.turn_180(result, width, height)
+            angle = ((angle or 0) + 180) % 360
         if angle is not None:
             result["doc_preprocessor_res"] = {"angle": angle}
             result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
                 True
             )
-        return EngineOutput(result, angle, image.shape[1], image.shape[0])
+        return EngineOutput(result, angle, width, height)
+
+    def _read(self, image) -> dict[str, Any]:
+        results = self._pipeline.predict(image, **self.settings.predict_kwargs)
+        return prune_result(results[0].json["res"]) if results else {}

@@ -209,6 +209,7 @@ class RemoteOcrClient(ServiceClient):
         super().__init__(url, "ocr", fields, **kwargs)
 
     def predict(self, png: bytes):
+        from . import page_turn
         from .images import decode_png
         from .ppocrv5 import EngineOutput
 
@@ -220,9 +221,12 @@ class RemoteOcrClient(ServiceClient):
             height, width = image.shape[:2]
         pruned = parsed["pruned"]
         angle = (pruned.get("doc_preprocessor_res") or {}).get("angle")
-        return EngineOutput(
-            pruned, angle if angle not in (None, -1) else None, width, height
-        )
+        angle = angle if angle not in (None, -1) else None
+        if page_turn.upside_down(pruned):  # the service's classifier missed it
+            pruned = page_turn.turn_180(pruned, width, height)
+            angle = ((angle or 0) + 180) % 360
+            pruned["doc_preprocessor_res"] = {"angle": angle}
+        return EngineOutput(pruned, angle, width, height)
 
 
 class RemoteLayoutClient(ServiceClient):
@@ -244,4 +248,5 @@ def remote_client(config, client_type: type):
         token=config.remote_token,
         timeout_s=config.remote_timeout_s,
         max_retries=config.remote_max_retries,
+        backoff_s=config.remote_backoff_s,
     )
