@@ -89,6 +89,7 @@ vl:
     snake = load_config(
         None,
         [
+            "route=vl",
             "vl.backend=remote",
             "vl.remote_url=http://svc",
             "vl.repetition_penalty=1.2",
@@ -120,7 +121,7 @@ def test_unknown_section_is_named():
         ("ocr.textRecognitionWidthScale=1.5", "less than or equal to 1"),
         ("render.dpi=0", "render.dpi"),
         ("ocr.useDocUnwarping=true", "needs its model directory"),
-        ("ocr.lang=japan", "never downloads weights"),
+        ("ocr.lang=korean", "set textRecognitionModelDir"),
         ("route=vl", "needs vl.layoutDetectionModelDir, vl.vlRecModelDir"),
         ("vl.backend=vllm-server", "needs vlRecServerUrl"),
         ("vl.backend=remote", "needs remoteUrl"),
@@ -206,3 +207,105 @@ def test_operational_fields_are_declared_on_the_fields():
     assert "cpu_threads" in fields_with(PPOCRv5Config, "operational")
     assert "text_det_thresh" in fields_with(PPOCRv5Config, "predict")
     assert "text_det_thresh" not in fields_with(PPOCRv5Config, "operational")
+
+
+@pytest.mark.parametrize("lang", ["ch", "chinese_cht", "en", "japan"])
+def test_lang_alone_takes_what_the_bundled_recogniser_reads(lang):
+    assert load_config(None, [f"ocr.lang={lang}"]).ocr.lang == lang
+    assert load_config(None, ["ocr.ocrVersion=PP-OCRv5"]).ocr.ocr_version
+
+
+@pytest.mark.parametrize(
+    "override, names",
+    [
+        ("ocr.lang=korean", "textRecognitionModelDir"),
+        (
+            "ocr.ocrVersion=PP-OCRv4",
+            "textDetectionModelDir and textRecognitionModelDir",
+        ),
+    ],
+)
+def test_lang_or_version_beyond_the_bundled_models_is_refused(override, names):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    [line] = str(err.value).splitlines()[1:]
+    assert names in line and "never downloads weights" in line
+
+
+def _model_dir(tmp_path, name: str):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "inference.yml").write_text(f"Global:\n  model_name: {name}\n")
+    return str(folder)
+
+
+def test_lang_must_agree_with_the_model_the_dir_holds(tmp_path):
+    from ocrbeam.engines.languages import check_models
+
+    det = _model_dir(tmp_path, "PP-OCRv5_server_det")
+    korean = _model_dir(tmp_path, "korean_PP-OCRv5_mobile_rec")
+    dirs = [f"ocr.textDetectionModelDir={det}", f"ocr.textRecognitionModelDir={korean}",
+            "ocr.textRecognitionModelName=korean_PP-OCRv5_mobile_rec"]  # fmt: skip
+    check_models(load_config(None, [*dirs, "ocr.lang=korean"]).ocr)
+    check_models(load_config(None, [*dirs, "ocr.ocrVersion=PP-OCRv5"]).ocr)
+    with pytest.raises(ValueError, match="lang=japan but ocr.textRecognitionModelDir"):
+        check_models(load_config(None, [*dirs, "ocr.lang=japan"]).ocr)
+    with pytest.raises(ValueError, match="ocrVersion=PP-OCRv4 but"):
+        check_models(load_config(None, [*dirs, "ocr.ocrVersion=PP-OCRv4"]).ocr)
+    latin = _model_dir(tmp_path, "latin_PP-OCRv5_mobile_rec")
+    check_models(load_config(None, [f"ocr.textRecognitionModelDir={latin}",
+                                     "ocr.lang=fr"]).ocr)  # fmt: skip
+
+
+def test_the_run_refuses_a_dir_that_does_not_read_lang(tmp_path, capsys):
+    from ocrbeam.cli import main
+
+    korean = _model_dir(tmp_path, "korean_PP-OCRv5_mobile_rec")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"x")
+    code = main(["run", "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "out"),
+                 "--set", f"ocr.textRecognitionModelDir={korean}",
+                 "--set", "ocr.lang=japan"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "ocr.lang=japan but" in err and "korean_PP-OCRv5_mobile_rec" in err
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["ocr.remoteUrl=http://svc"], "remoteUrl has no effect unless backend=remote"),
+        (["ocr.backend=remote", "ocr.remoteUrl=http://svc", "ocr.cpuThreads=2"],
+         "cpuThreads has no effect with backend=remote"),
+        (["ocr.backend=remote", "ocr.remoteUrl=http://svc", "ocr.lang=en"],
+         "lang has no effect with backend=remote"),
+        (["ocr.enableMkldnn=false"], "enableMkldnn has no effect on the onnxruntime"),
+        (["ocr.useTextlineOrientation=false", "ocr.textlineOrientationBelowScore=0.9"],
+         "textlineOrientationBelowScore has no effect with useTextlineOrientation"),
+        (["ocr.useDocOrientationClassify=false",
+          "ocr.docOrientationClassifyModelDir=/m"],
+         "docOrientationClassifyModelDir has no effect"),
+        (["ocr.docUnwarpingModelDir=/m"], "has no effect without useDocUnwarping"),
+        (["vl.topP=0.5"], "vl.topP has no effect: it applies only with route=vl"),
+        (["sink.bigquery.method=STREAMING_INSERTS"],
+         "applies only once sink.bigquery.pagesTable is set"),
+        (["route=vl", "vl.backend=remote", "vl.remoteUrl=http://x", "vl.device=gpu"],
+         "device has no effect with backend=remote"),
+        (["route=vl", "vl.backend=native", "vl.layoutDetectionModelDir=/l",
+          "vl.vlRecModelDir=/r", "vl.vlRecServerUrl=http://vlm"],
+         "vlRecServerUrl has no effect unless backend is vllm-server"),
+    ],
+)  # fmt: skip
+def test_values_that_would_be_ignored_are_refused_by_name(overrides, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, overrides)
+    assert message in str(err.value)
+
+
+def test_ready_configs_with_a_few_keys_changed_still_load():
+    """A written-out config (every default given) combines with overrides:
+    only values changed from their defaults can be refused."""
+    cpu = str(Path(__file__).parent.parent / "configs" / "cpu.yaml")
+    remote = load_config(cpu, ["ocr.backend=remote", "ocr.remoteUrl=http://svc"])
+    assert remote.ocr.backend == "remote"

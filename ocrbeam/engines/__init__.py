@@ -8,6 +8,7 @@
 * :mod:`.ppocrv5`: the PP-OCRv5 engine and its settings from the config;
 * :mod:`.paddlex_patches`: ocrbeam's changes to PaddleX's pipeline;
 * :mod:`.orientation`: the 4-class page-orientation classifier;
+* :mod:`.languages`: which languages a recogniser reads (``ocr.lang``);
 * :mod:`.vl`: the PaddleOCR-VL engine;
 * :mod:`.remote`: the PaddleOCR / PaddleX service client (backend remote);
 * :mod:`.images`: page images as bytes and as arrays.

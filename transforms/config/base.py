@@ -60,6 +60,31 @@ def fields_with(section: type[BaseModel], role: str) -> tuple[str, ...]:
     )
 
 
+def changed(section: BaseModel, names) -> list[str]:
+    """Of ``names``, the fields of ``section`` whose value is not their default."""
+    fields = type(section).model_fields
+    return [
+        name
+        for name in names
+        if getattr(section, name) != fields[name].get_default(call_default_factory=True)
+    ]
+
+
+def refuse_unused(section: BaseModel, names, reason: str) -> None:
+    """Refuse values that would be accepted and ignored: any of ``names`` set
+    to something other than its default, where ``reason`` says they have no
+    effect (a config that changes a value expects it to matter).
+
+    Raises:
+        ValueError: one line naming the keys and why they do nothing.
+    """
+    given = changed(section, names)
+    if given:
+        keys = ", ".join(to_camel(name) for name in given)
+        verb = "has" if len(given) == 1 else "have"
+        raise ValueError(f"{keys} {verb} no effect {reason}")
+
+
 def values_with(section: BaseModel, role: str) -> dict[str, Any]:
     """``{name: value}`` of a section's fields with ``role`` that are not null."""
     return {

@@ -141,7 +141,19 @@ class SinkConfig(Section):
         "pages in order, paragraphs joined across page breaks.",
     )
     num_shards: int = Field(
-        0, ge=0, description="Output files per table; 0 lets the runner decide."
+        0,
+        ge=0,
+        description="Output files per table on Dataflow, Flink and dask; 0 lets "
+        "the runner decide. Local runs write files as documents finish "
+        "(commitIntervalS) instead.",
+    )
+    commit_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="Local runs: the rows of finished documents are written at "
+        "most this many seconds after they finish, one file per table each "
+        "time, so a run that is killed keeps them and its rerun skips them. "
+        "0: a file per document as it finishes (more, smaller files).",
     )
     bigquery: BigQueryConfig = Field(
         default_factory=BigQueryConfig,

@@ -8,11 +8,44 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from .base import roles
+from .base import refuse_unused, roles
 from .remote import RemoteSettings
 
 #: The roles of a ``POST /ocr`` parameter the local engine takes per call.
 _REQUEST_PREDICT = roles("request", "predict")
+#: What the bundled recogniser (PP-OCRv5_mobile_rec) reads, in PaddleOCR's
+#: language codes: Simplified and Traditional Chinese, English, Japanese.
+BUNDLED_LANGS = ("ch", "chinese_cht", "en", "japan")
+BUNDLED_OCR_VERSION = "PP-OCRv5"
+#: Settings of a model held by ocrbeam's own engine (not backend=remote).
+_LOCAL_ENGINE = (
+    "device",
+    "text_detection_model_name",
+    "text_detection_model_dir",
+    "text_recognition_model_name",
+    "text_recognition_model_dir",
+    "doc_orientation_classify_model_dir",
+    "doc_unwarping_model_dir",
+    "textline_orientation_model_dir",
+    "textline_orientation_model_name",
+    "textline_orientation_below_score",
+    "text_recognition_precision",
+    "text_recognition_width_scale",
+    "text_recognition_batch_size",
+    "cpu_threads",
+    "shared_engines",
+    "page_timeout_s",
+    "isolate",
+    "recycle_after_pages",
+    "enable_mkldnn",
+)
+_REMOTE = (
+    "remote_url",
+    "remote_token",
+    "remote_timeout_s",
+    "remote_max_retries",
+    "remote_backoff_s",
+)
 
 
 class PPOCRv5Config(RemoteSettings):
@@ -170,14 +203,17 @@ class PPOCRv5Config(RemoteSettings):
     )
     lang: Optional[str] = Field(
         None,
-        description="Model family (ch, en, japan, ...). Only with explicit model "
-        "dirs: ocrbeam never downloads weights.",
-        json_schema_extra=roles("pipeline"),
+        description="The language the pages are in, as PaddleOCR names it (ch, "
+        "chinese_cht, en, japan, korean, latin, ...). The bundled recogniser "
+        "reads ch, chinese_cht, en and japan; other languages need "
+        "textRecognitionModelDir (ocrbeam never downloads weights). With model "
+        "dirs, the recogniser the dir holds must read this language.",
     )
     ocr_version: Optional[str] = Field(
         None,
-        description="PP-OCRv5, PP-OCRv4, ... Only with explicit model dirs.",
-        json_schema_extra=roles("pipeline"),
+        description="PP-OCRv5 (the bundled models), PP-OCRv4, ...: other "
+        "versions need textDetectionModelDir and textRecognitionModelDir, and "
+        "the models the dirs hold must be of this version.",
     )
     batch_size: int = Field(
         4,
@@ -232,17 +268,62 @@ class PPOCRv5Config(RemoteSettings):
         if self.backend == "remote":
             if not self.remote_url:
                 raise ValueError("backend=remote needs remoteUrl")
-            return self  # the service holds the models
+            refuse_unused(
+                self,
+                (*_LOCAL_ENGINE, "lang", "ocr_version"),
+                "with backend=remote: the service holds the models and its own "
+                "settings",
+            )
+            return self
+        refuse_unused(self, _REMOTE, "unless backend=remote")
+        if self.backend == "onnxruntime":
+            refuse_unused(self, ("enable_mkldnn",), "on the onnxruntime backend")
         if self.use_doc_unwarping and not self.doc_unwarping_model_dir:
             raise ValueError(
                 f"{to_camel('use_doc_unwarping')}=true needs its model directory "
                 "(ocrbeam never downloads weights)"
             )
-        if (self.lang or self.ocr_version) and not (
+        if not self.use_doc_unwarping:
+            refuse_unused(self, ("doc_unwarping_model_dir",), "without useDocUnwarping")
+        if self.use_doc_orientation_classify is False:
+            refuse_unused(
+                self,
+                ("doc_orientation_classify_model_dir",),
+                "with useDocOrientationClassify=false",
+            )
+        if self.use_textline_orientation is False:
+            refuse_unused(
+                self,
+                (
+                    "textline_orientation_model_dir",
+                    "textline_orientation_model_name",
+                    "textline_orientation_below_score",
+                ),
+                "with useTextlineOrientation=false",
+            )
+        self._check_language()
+        return self
+
+    def _check_language(self) -> None:
+        """``lang`` / ``ocrVersion`` say what the recogniser must read: the
+        bundled one reads BUNDLED_LANGS; other models come from model dirs
+        (checked against the dirs' inference.yml where the model loads:
+        :func:`ocrbeam.engines.languages.check_models`)."""
+        if self.lang is not None and not self.text_recognition_model_dir:
+            if self.lang not in BUNDLED_LANGS:
+                raise ValueError(
+                    f"lang={self.lang}: the bundled recogniser "
+                    f"(PP-OCRv5_mobile_rec) reads {', '.join(BUNDLED_LANGS)}; "
+                    f"for {self.lang} set textRecognitionModelDir and "
+                    "textRecognitionModelName to a recogniser that reads it "
+                    "(ocrbeam never downloads weights)"
+                )
+        if self.ocr_version not in (None, BUNDLED_OCR_VERSION) and not (
             self.text_detection_model_dir and self.text_recognition_model_dir
         ):
             raise ValueError(
-                "lang/ocrVersion select other models: set textDetectionModelDir "
-                "and textRecognitionModelDir too (ocrbeam never downloads weights)"
+                f"ocrVersion={self.ocr_version}: the bundled models are "
+                f"{BUNDLED_OCR_VERSION}; for {self.ocr_version} set "
+                "textDetectionModelDir and textRecognitionModelDir (and their "
+                "model names) to its models (ocrbeam never downloads weights)"
             )
-        return self

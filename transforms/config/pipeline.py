@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from .base import ConfigError, Section, fields_with
+from .base import ConfigError, Section, changed, fields_with
 from .io import RenderConfig, SinkConfig, SourceConfig
 from .ocr import PPOCRv5Config
 from .vl import PaddleOCRVLConfig
@@ -49,6 +49,22 @@ class PipelineConfig(Section):
 
     @model_validator(mode="after")
     def _check_route(self) -> PipelineConfig:
+        # Nothing accepted and ignored: keys of a section this configuration
+        # never uses, changed from their defaults, are refused by name.
+        unused = []
+        if self.route != "vl":
+            unused.append((_changed_keys(self.vl, "vl."), "with route=vl"))
+        if not self.sink.bigquery.pages_table:
+            bigquery = _changed_keys(self.sink.bigquery, "sink.bigquery.")
+            unused.append((bigquery, "once sink.bigquery.pagesTable is set"))
+        problems = [
+            f"{', '.join(keys)} {'has' if len(keys) == 1 else 'have'} no effect: "
+            f"{'it applies' if len(keys) == 1 else 'they apply'} only {when}"
+            for keys, when in unused
+            if keys
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         missing = self.vl.missing_model_dirs() if self.route == "vl" else []
         if missing:
             raise ValueError(
@@ -81,6 +97,14 @@ class PipelineConfig(Section):
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _changed_keys(section: BaseModel, prefix: str) -> list[str]:
+    """Dotted camelCase keys of a section whose value is not their default."""
+    from pydantic.alias_generators import to_camel
+
+    names = changed(section, type(section).model_fields)
+    return [prefix + to_camel(name) for name in names]
+
+
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     node = tree
@@ -100,6 +124,8 @@ def _format_validation_error(err: ValidationError) -> str:
             lines.append(f"{where}: unknown key")
         elif not item["loc"]:  # a rule across sections: the input is the whole tree
             lines.append(item["msg"].removeprefix("Value error, "))
+        elif isinstance(item.get("input"), dict):  # a rule across a section's keys
+            lines.append(f"{where}: " + item["msg"].removeprefix("Value error, "))
         else:
             msg = item["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {msg} (got {item.get('input')!r})")

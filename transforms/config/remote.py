@@ -36,3 +36,10 @@ class RemoteSettings(Section):
         "refused connections (exponential backoff).",
         json_schema_extra=roles("operational"),
     )
+    remote_backoff_s: float = Field(
+        1.0,
+        gt=0,
+        description="backend=remote: seconds before the first retry, doubled "
+        "(with jitter) for each further one; a Retry-After answer wins.",
+        json_schema_extra=roles("operational"),
+    )

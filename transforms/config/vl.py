@@ -8,13 +8,42 @@ from typing import Literal, Optional, Union
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from .base import roles
+from .base import refuse_unused, roles
 from .remote import RemoteSettings
 
 #: A ``/layout-parsing`` parameter the local engine takes per call.
 _REQUEST_PREDICT = roles("request", "predict")
 #: A ``/layout-parsing`` parameter PaddleOCRVL also takes when it is built.
 _EVERYWHERE = roles("request", "predict", "pipeline")
+#: Where the models come from: settings of the engine in the worker.
+_PIPELINE_ONLY = (
+    "device",
+    "pipeline_version",
+    "layout_detection_model_name",
+    "layout_detection_model_dir",
+    "vl_rec_model_name",
+    "vl_rec_model_dir",
+    "vl_rec_server_url",
+    "vl_rec_max_concurrency",
+    "vl_rec_api_model_name",
+    "vl_rec_api_key",
+    "doc_orientation_classify_model_dir",
+    "doc_unwarping_model_dir",
+)
+#: Settings of a VLM server backend.
+_SERVER = (
+    "vl_rec_server_url",
+    "vl_rec_max_concurrency",
+    "vl_rec_api_model_name",
+    "vl_rec_api_key",
+)
+_REMOTE = (
+    "remote_url",
+    "remote_token",
+    "remote_timeout_s",
+    "remote_max_retries",
+    "remote_backoff_s",
+)
 
 
 class PaddleOCRVLConfig(RemoteSettings):
@@ -229,11 +258,22 @@ class PaddleOCRVLConfig(RemoteSettings):
         if self.backend == "remote":
             if not self.remote_url:
                 raise ValueError("backend=remote needs remoteUrl")
+            refuse_unused(
+                self,
+                (*_PIPELINE_ONLY, "share_across_processes", "model_copies"),
+                "with backend=remote: the service holds the models",
+            )
             return self
-        if self.backend in ("vllm-server", "sglang-server") and not (
-            self.vl_rec_server_url
-        ):
+        refuse_unused(self, _REMOTE, "unless backend=remote")
+        servers = ("vllm-server", "sglang-server")
+        if self.backend in servers and not self.vl_rec_server_url:
             raise ValueError(f"backend={self.backend} needs vlRecServerUrl")
+        if self.backend not in servers:
+            refuse_unused(
+                self, _SERVER, "unless backend is vllm-server or sglang-server"
+            )
+        else:
+            refuse_unused(self, ("vl_rec_model_dir",), f"with backend={self.backend}")
         if self.prompt_label and self.use_layout_detection is not False:
             raise ValueError("promptLabel only applies with useLayoutDetection=false")
         return self
