@@ -49,9 +49,10 @@ reruns:
   config, retries failures and writes no duplicates; --force redoes all.
   OUT/_SUMMARY.json accounts for every input document and page.
 
-exit status: 0 done (failures are in errors/), 1 the run failed or the
-accounting found a document or page in neither pages/ nor errors/, 2 usage or
-configuration error.
+exit status: 0 done (failures are in errors/), 1 the run failed (the output
+store went away: rerun to complete it) or the accounting found a document or
+page in neither pages/ nor errors/, 2 usage or configuration error, or another
+run holds the output's lease.
 """
 
 
@@ -184,6 +185,27 @@ def _print_summary(outcome) -> None:
     print(f"  accounting written to {outcome.summary_path}", file=sys.stderr)
 
 
+#: Libraries that log, with tracebacks, failures ocrbeam reports itself in
+#: one line (a storage client out of retries, the DoFn error the run's failure
+#: carries, local workers' forwarded lines such as "No
+#: semi_persistent_directory"): shown from --log_level INFO on.
+_NOISY_LOGGERS = (
+    "apache_beam.runners.common",
+    "apache_beam.runners.portability.local_job_service",
+    "apache_beam.runners.worker.sdk_worker",
+    "gcsfs",
+    "s3fs",
+    "aiobotocore",
+    "botocore",
+    "urllib3",
+)
+
+
+def _quiet_libraries() -> None:
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _strip_option(argv: Sequence[str], name: str) -> list[str]:
     """Remove ``name VALUE`` / ``name=VALUE`` (ocrbeam-only flags) from argv."""
     out, skip = [], False
@@ -233,7 +255,7 @@ def config_command(argv: Sequence[str]) -> int:
 
 
 def _run(argv: Sequence[str]) -> int:
-    from ocrbeam.errors import UsageError
+    from ocrbeam.errors import RunFailed, UsageError
     from ocrbeam.pipelines.batch import run
     from ocrbeam.transforms.config import ConfigError
 
@@ -244,17 +266,16 @@ def _run(argv: Sequence[str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if logging.getLogger().level > logging.INFO:
-        # Local workers forward their log lines through the job service; at the
-        # default level keep only errors (e.g. "No semi_persistent_directory").
-        logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(
-            logging.ERROR
-        )
+        _quiet_libraries()
     beam_argv = _strip_option(argv, "--log_level")
     try:
         outcome = run(beam_argv)
     except (UsageError, ConfigError) as exc:
         print(f"ocrbeam: error: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"ocrbeam: error: {exc}", file=sys.stderr)
+        return 1
     _print_summary(outcome)
     if not outcome.summary.ok:
         print(

@@ -57,12 +57,15 @@ def open_pinned(uri: str, generation: Optional[str] = None):
     """
     import fsspec
 
-    kwargs = {}
+    kwargs, options = {}, {}
     if generation:
         protocol = uri.split("://", 1)[0] if "://" in uri else ""
         if protocol in ("gs", "gcs"):
             kwargs["generation"] = generation
         elif protocol in ("s3", "s3a"):
             kwargs["version_id"] = generation
-    fs, path = fsspec.core.url_to_fs(uri)
-    return fs.open(path, "rb", **kwargs)
+            options["version_aware"] = True  # s3fs refuses versions otherwise
+    fs, path = fsspec.core.url_to_fs(uri, **options)
+    # Whole documents are read at once: no read-ahead cache (gcsfs's default
+    # starts background prefetch tasks that outlive the read).
+    return fs.open(path, "rb", cache_type="none", **kwargs)

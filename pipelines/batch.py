@@ -8,16 +8,19 @@ Graph::
 
     ReadDocuments -> SplitPages (Reshuffle*) -> OcrPages (RunInference:
         PP-OCRv5, or PaddleOCR-VL with route vl)
-        -> WritePages, AssembleDocuments -> WriteDocuments
+        -> WritePages**, AssembleDocuments -> WriteDocuments
         -> page files (cut-out images, drawn pages) -> WritePageFiles
-    every stage's dead letters -> Flatten -> WriteDeadLetters
+    every stage's dead letters -> Flatten -> WriteDeadLetters**
 
-    * not with the local engine pool: there the pages are OCR'd in the stage
-      that renders them, page by page onto the pool.
+    * not in local runs: there a document's pages stay in the stage that
+      splits it (OCR'd page by page onto the engine pool, by default).
+    ** local runs: CommitRows on each stage's rows instead, written as they
+      come (so a killed run keeps them).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -25,7 +28,8 @@ from typing import Any, Optional
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from ocrbeam.pipelines.stages import ocr_blobs, page_handler, write_bigquery
-from ocrbeam.transforms.config import PipelineConfig, load_config
+from ocrbeam.transforms.commit import CommitRows
+from ocrbeam.transforms.config import ConfigError, PipelineConfig, load_config
 from ocrbeam.transforms.documents import AssembleDocuments
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.read import ReadDocuments
@@ -34,17 +38,26 @@ from ocrbeam.transforms.sinks import (
     WriteArtifacts,
     WriteDeadLetters,
     WriteDocuments,
+    WriteMarkdownFiles,
     WritePages,
 )
 
-from ocrbeam.errors import UsageError
-from ocrbeam.local.plan import plan_run
+from ocrbeam.errors import RunFailed, UsageError
+from ocrbeam.local.plan import plan_run, register_runner_options
 from ocrbeam.local.session import LocalSession
 from ocrbeam.output import accounting
+from ocrbeam.output.lease import Lease
 from ocrbeam.output.paths import join_uri
 from ocrbeam.storage import list_files
 
-__all__ = ["BatchOutputs", "RunOutcome", "UsageError", "build_pipeline", "run"]
+__all__ = [
+    "BatchOutputs",
+    "RunFailed",
+    "RunOutcome",
+    "UsageError",
+    "build_pipeline",
+    "run",
+]
 
 
 @dataclass
@@ -100,13 +113,16 @@ def build_pipeline(
     run_id: str = "manual",
     skip_done: bool = False,
     engine_pool: Optional[int] = None,
+    local: bool = False,
 ) -> BatchOutputs:
     """Add the batch OCR graph to ``pipeline``; write under ``output`` if given.
 
     With ``skip_done``, pages that ``output`` already holds for this config are
     read back and neither rendered nor OCR'd again.  ``engine_pool``: the
     number of engines of a pool shared by this machine's bundles (local
-    runs); None: one engine per worker process.
+    runs); None: one engine per worker process.  ``local``: the run executes
+    on this machine: a document's pages stay in one stage and its rows are
+    committed as they come (``CommitRows``); otherwise Beam's sinks.
     """
     fingerprint = config.fingerprint()
     previous = read_previous_pages(pipeline, output, fingerprint) if skip_done else None
@@ -119,21 +135,45 @@ def build_pipeline(
         list(inputs), fingerprint, config.fail_fast, config.source, done
     )
     handler = page_handler(config, cpu_threads=cpu_threads, engine_pool=engine_pool)
-    results, split_dead, ocr_dead, artifacts = ocr_blobs(
-        blobs, config, progress_dir=progress_dir, handler=handler
+    results, split_dead, ocr_dead, artifacts, page_parts = ocr_blobs(
+        blobs,
+        config,
+        progress_dir=progress_dir,
+        handler=handler,
+        spread_pages=not local,
     )
     dead = (read_dead, split_dead, ocr_dead) | "DeadLetters" >> beam.Flatten()
     outputs = BatchOutputs(
         pages=results, dead_letters=dead, engine_pool=handler.engine_pool
     )
     outputs.writes.extend(write_bigquery(results, dead, config.sink.bigquery))
-    if output:
+    if output and local:
+        # Each stage's rows committed where they are made: a Flatten first
+        # would make them wait for the whole run (Beam's local runner runs
+        # what follows a Flatten in a later stage).
+        ocr_pages, direct_pages = page_parts
+        for name, rows, table in (
+            ("OcrPages", ocr_pages, "pages"),
+            ("DirectPages", direct_pages, "pages"),
+            ("ReadErrors", read_dead, "errors"),
+            ("SplitErrors", split_dead, "errors"),
+            ("OcrErrors", ocr_dead, "errors"),
+        ):
+            outputs.writes.append(
+                rows | f"Commit{name}" >> CommitRows(output, table, config.sink, run_id)
+            )
+        if config.sink.markdown_files:
+            outputs.writes.append(
+                results | "WritePageMarkdown" >> WriteMarkdownFiles(output)
+            )
+    elif output:
         outputs.writes.append(
             results | "WritePages" >> WritePages(output, config.sink, run_id)
         )
         outputs.writes.append(
             dead | "WriteDeadLetters" >> WriteDeadLetters(output, config.sink, run_id)
         )
+    if output:
         outputs.writes.append(artifacts | "WritePageFiles" >> WriteArtifacts(output))
         if config.sink.documents:
             every_page = results
@@ -160,6 +200,17 @@ class RunOutcome:
     summary_path: Optional[str]
 
 
+def _check_model_dirs(config: PipelineConfig) -> None:
+    """ocr.lang / ocr.ocrVersion against the model dirs this machine has (the
+    workers check them all as they load the models)."""
+    from ocrbeam.engines.languages import check_models
+
+    try:
+        check_models(config.ocr, only_present=True)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+
+
 def _list_inputs(patterns: Sequence[str]) -> list[str]:
     uris: list[str] = []
     for pattern in patterns:
@@ -179,20 +230,37 @@ def run(
     """Parse options, run the batch pipeline, account for every input.
 
     Raises:
-        UsageError, ConfigError: the user's inputs, output or config are wrong.
+        UsageError, ConfigError: the user's inputs, output or config are
+            wrong, or another run holds the output (``LeaseHeld``).
+        RunFailed: the output store failed during the run; what was committed
+            stays, and the rerun completes the run.
     """
-    options = PipelineOptions(list(argv or []))
+    argv = list(argv or [])
+    register_runner_options(argv)
+    options = PipelineOptions(argv)
     ours = options.view_as(OcrbeamOptions)
     if not ours.input:
         raise UsageError("at least one --input is required")
     if not ours.output:
         raise UsageError("--output is required")
     config = load_config(ours.config, ours.overrides)
+    _check_model_dirs(config)
     input_uris = _list_inputs(ours.input)
     accounting.check_writable(ours.output)
+    run_id = accounting.new_run_id()
+    with Lease(ours.output, run_id, ttl_s=ours.lease_s) as lease:
+        return _run_holding_the_lease(
+            options, ours, config, input_uris, run_id, test_pipeline, lease
+        )
 
+
+def _run_holding_the_lease(
+    options, ours, config, input_uris, run_id, test_pipeline, lease
+) -> RunOutcome:
     fingerprint = config.fingerprint()
-    existing = accounting.existing_config_hashes(ours.output)
+    with _output_store(lease):
+        accounting.remove_temporaries(ours.output)
+        existing = accounting.existing_config_hashes(ours.output)
     if existing - {fingerprint} and not ours.force:
         raise UsageError(
             f"{ours.output} holds results of another configuration "
@@ -200,7 +268,6 @@ def run(
             f"{fingerprint}): rerun with --force to redo everything with this "
             "configuration, or choose another --output"
         )
-    run_id = accounting.new_run_id()
 
     plan = plan_run(options, ours.workers, config, own_pipeline=test_pipeline is None)
     session = LocalSession(
@@ -217,9 +284,48 @@ def run(
         run_id=run_id,
         skip_done=bool(existing) and not ours.force,
         engine_pool=plan.engines,
+        local=plan.local,
     )
-    result = session.run(pipeline, outputs.engine_pool)
-    accounting.cleanup_after_run(ours.output, run_id, force=ours.force)
-    summary = accounting.summarize(ours.output, input_uris, fingerprint, run_id)
-    path = accounting.write_summary(ours.output, summary)
+    with _output_store(lease, during_run=True):
+        result = session.run(pipeline, outputs.engine_pool)
+    with _output_store(lease):
+        accounting.cleanup_after_run(ours.output, run_id, force=ours.force)
+        summary = accounting.summarize(ours.output, input_uris, fingerprint, run_id)
+        path = accounting.write_summary(ours.output, summary)
     return RunOutcome(result, run_id, summary, path)
+
+
+@contextlib.contextmanager
+def _output_store(lease: Lease, during_run: bool = False):
+    """Turn a failure of the output store into one :class:`RunFailed` line.
+
+    A failure while the store does not answer is the store's, however Beam
+    wrapped it; any other failure is raised as it is, traceback and all."""
+    try:
+        yield
+    except (UsageError, RunFailed):
+        raise
+    except Exception as exc:
+        if lease.store_reachable():
+            raise
+        output = lease.url.rsplit("/", 1)[0]
+        kept = (
+            "what the run finished before is kept: rerun the same command to "
+            "complete it"
+            if during_run
+            else "rerun the same command once it is back"
+        )
+        raise RunFailed(
+            f"the output store failed: {output} does not answer "
+            f"({_root_cause(exc)}); {kept}"
+        ) from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost exception's first line: what Beam's wrapping hides."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    text = str(seen[-1]).strip().splitlines()
+    return (text[0] if text else type(seen[-1]).__name__)[:160]

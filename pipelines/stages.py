@@ -25,6 +25,10 @@ class OcrStages(NamedTuple):
     split_dead: beam.PCollection  # DeadLetter
     ocr_dead: beam.PCollection  # DeadLetter
     artifacts: beam.PCollection  # PageArtifact: cut-out images, drawn pages
+    #: ``pages`` as its producers gave it (OCR'd, and made without OCR): a
+    #: transform applied to each fuses into the stage that made its rows,
+    #: where one applied to ``pages`` (a Flatten) runs after that stage.
+    page_parts: tuple = ()
 
 
 def page_handler(
@@ -56,14 +60,17 @@ def ocr_blobs(
     cpu_threads: Optional[int] = None,
     progress_dir: Optional[str] = None,
     handler: Optional[PageModelHandler] = None,
+    spread_pages: bool = True,
 ) -> OcrStages:
     """SplitPages -> OcrPages.
 
-    With a machine-wide engine pool (``handler.engine_pool``) the pages are
-    not reshuffled between the two: every worker's pages reach the same
-    engines anyway, so they are OCR'd as they render, in the same stage, page
-    by page onto the pool, and Beam's local runner never holds the rendered
-    pages of the whole run in memory."""
+    ``spread_pages``: reshuffle the pages between the two, so that a long
+    document's pages spread over the workers (Dataflow, Flink, dask).  Local
+    runs keep a document's pages in the stage that reads and splits it: with
+    the machine-wide engine pool (``handler.engine_pool``) every page reaches
+    the same engines anyway, Beam's local runner then never holds the rendered
+    pages of the whole run in memory, and a document's rows all arrive where
+    they are committed as they come (``CommitRows``)."""
     fingerprint = config.fingerprint()
     handler = handler or page_handler(config, cpu_threads=cpu_threads)
     pooled = handler.engine_pool is not None
@@ -76,7 +83,7 @@ def ocr_blobs(
         progress_dir,
         config.source,
         split_route,
-        break_fusion=not pooled,
+        break_fusion=spread_pages and not pooled,
     )
     results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
         handler,
@@ -85,8 +92,8 @@ def ocr_blobs(
         progress_dir,
         inference=ENGINE_POOL if pooled else RUN_INFERENCE,
     )
-    results = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
-    return OcrStages(results, split_dead, ocr_dead, artifacts)
+    every_page = typed((results, no_ocr) | "AllPages" >> beam.Flatten(), PageResult)
+    return OcrStages(every_page, split_dead, ocr_dead, artifacts, (results, no_ocr))
 
 
 def write_bigquery(

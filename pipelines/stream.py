@@ -170,7 +170,7 @@ def build_stream_pipeline(
     blobs, read_dead = tasks | "ReadBlobs" >> ReadBlobs(
         config.source, fingerprint, config.fail_fast
     )
-    results, split_dead, ocr_dead, artifacts = ocr_blobs(
+    results, split_dead, ocr_dead, artifacts, _parts = ocr_blobs(
         blobs, config, cpu_threads=cpu_threads
     )
     dead = typed(

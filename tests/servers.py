@@ -104,25 +104,52 @@ def dask_cluster(workdir: Path, workers: int = 2):
         log.close()
 
 
+class GcsEmulator:
+    """gcp-storage-emulator storing on disk under ``root/objects``, which can
+    be stopped and started again on the same port with the same objects (a
+    store that goes away during a run, then comes back)."""
+
+    def __init__(self, root: Path, bucket: str):
+        self.root, self.bucket = root, bucket
+        self.port = free_port()
+        #: What to set as ``STORAGE_EMULATOR_HOST`` (gcsfs and Beam's gcsio).
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._process: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "STORAGE_BASE": str(self.root), "STORAGE_DIR": "objects"}
+        args = ["start", "--host", "127.0.0.1", "--port", str(self.port)]
+        self._process = subprocess.Popen(
+            [
+                str(BIN / "gcp-storage-emulator"),
+                *args,
+                "--default-bucket",
+                self.bucket,
+                "-q",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        wait_for_port(self.port, self._process)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _stop([self._process])
+            self._process = None
+
+
 @contextmanager
 def gcs_emulator(root: Path, bucket: str):
-    """gcp-storage-emulator storing on disk under ``root/objects``; yields the
-    URL to set as ``STORAGE_EMULATOR_HOST`` (gcsfs and Beam's gcsio)."""
-    port = free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "STORAGE_BASE": str(root), "STORAGE_DIR": "objects"}
-    args = ["start", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        [str(BIN / "gcp-storage-emulator"), *args, "--default-bucket", bucket, "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    """A running :class:`GcsEmulator`; yields the URL to set as
+    ``STORAGE_EMULATOR_HOST`` (gcsfs and Beam's gcsio)."""
+    emulator = GcsEmulator(root, bucket)
+    emulator.start()
     try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield emulator.url
     finally:
-        _stop([process])
+        emulator.stop()
 
 
 @contextmanager

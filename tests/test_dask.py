@@ -10,9 +10,10 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from servers import dask_cluster
+
+from docs import SENTENCES, encode, pdf_of_pages, text_image
 
 pytestmark = [pytest.mark.dask, pytest.mark.model, pytest.mark.pipeline]
 
@@ -147,3 +148,24 @@ def test_dask_output_equals_local_output(dask_address, tmp_path):
     assert counter("pages") == 9
     assert all(n in (0, 1) for n in engines.values()), engines
     assert counter("model_loads") == sum(engines.values()) >= 1, engines
+
+
+def test_dask_options_are_not_reported_unparseable(dask_address, tmp_path):
+    """``--dask_client_address`` is Beam's own option: ``ocrbeam run`` must
+    not call it unparseable (a fresh process, where nothing registered it)."""
+    import subprocess
+    import sys
+
+    from docs import blank_pdf
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "blank.pdf").write_bytes(blank_pdf(200, 200))
+    proc = subprocess.run(
+        [sys.executable, "-m", "ocrbeam", "run", "--no_progress",
+         "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+         "--runner", "DaskRunner", "--dask_client_address", dask_address],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Discarding unparseable args" not in proc.stderr
+    assert "documents done" in proc.stderr

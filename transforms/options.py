@@ -63,6 +63,17 @@ class OcrbeamOptions(PipelineOptions):
             "multi_processing). Default: one per CPU core.",
         )
         parser.add_argument(
+            "--lease_s",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+            help="One run at a time per --output: a run holds the output's "
+            "lease (OUT/_LEASE.json) and renews it every SECONDS/4; a lease "
+            "not renewed for SECONDS is dead and a new run takes it over "
+            "(at once when its holder was on this host and is gone). "
+            "Default 60.",
+        )
+        parser.add_argument(
             "--no_progress",
             "--no-progress",
             dest="no_progress",

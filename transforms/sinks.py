@@ -113,6 +113,23 @@ class _WriteTable(beam.PTransform):
         return written
 
 
+class WriteMarkdownFiles(beam.PTransform):
+    """One markdown file per page (``markdown/``) or per document
+    (``documents/markdown/``), named by its page or document, so that a rerun
+    replaces rather than doubles it.
+
+    Example:
+        >>> pages | WriteMarkdownFiles("gs://bucket/ocr-out")
+    """
+
+    def __init__(self, output: str):
+        super().__init__()
+        self._output = output
+
+    def expand(self, rows):
+        return rows | "Write" >> beam.ParDo(_WriteMarkdownFiles(self._output))
+
+
 class WritePages(beam.PTransform):
     """Write ``PageResult`` rows under ``<output>/pages/`` (and markdown files).
 
@@ -132,9 +149,7 @@ class WritePages(beam.PTransform):
             self._output, "pages", self._config, self._run_id, PageResult
         )
         if self._config.markdown_files:
-            written.append(
-                pages | "Markdown" >> beam.ParDo(_WriteMarkdownFiles(self._output))
-            )
+            written.append(pages | "Markdown" >> WriteMarkdownFiles(self._output))
         return written
 
 
@@ -177,9 +192,7 @@ class WriteDocuments(beam.PTransform):
         written = documents | "Table" >> _WriteTable(
             self._output, "documents", self._config, self._run_id, DocumentResult
         )
-        written.append(
-            documents | "Markdown" >> beam.ParDo(_WriteMarkdownFiles(self._output))
-        )
+        written.append(documents | "Markdown" >> WriteMarkdownFiles(self._output))
         return written
 
 

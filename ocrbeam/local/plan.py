@@ -68,6 +68,19 @@ def pool_size(
     return workers or os.cpu_count() or 1
 
 
+def register_runner_options(argv: list[str]) -> None:
+    """Register the options of the runner ``argv`` names before Beam parses
+    them: Beam's DaskOptions are declared in its dask runner module, which is
+    only imported when the runner starts, after parsing, so
+    ``--dask_client_address`` would be reported as "unparseable" though it is
+    used."""
+    if any("DaskRunner" in arg for arg in argv):
+        try:
+            import apache_beam.runners.dask.dask_runner  # noqa: F401
+        except ImportError:  # dask not installed: the runner says so
+            pass
+
+
 def plan_run(
     options: PipelineOptions,
     workers: Optional[int],

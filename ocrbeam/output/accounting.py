@@ -1,10 +1,14 @@
 """Accounting and idempotent reruns: what an output prefix already holds.
 
-Every run writes its files with a run id in their names
-(``pages/run-<id>-00000-of-00002.parquet``).  Around a run, the launcher:
+Every run writes its files with a run id in their names: Beam's sinks as
+``pages/run-<id>-00000-of-00002.parquet``, a local run's commits as
+``pages/run-<id>-<digest>.parquet``.  Around a run, the launcher (holding the
+output's lease, :mod:`.lease`):
 
-* before: refuses an output written with another config (unless ``--force``)
-  and hands the pages already there to the pipeline, which skips them;
+* before: removes what dead runs left half-written (temporary files, Beam's
+  ``beam-temp-*`` folders), refuses an output written with another config
+  (unless ``--force``) and hands the pages already there to the pipeline,
+  which skips them;
 * after: removes the errors/ files of earlier runs (every document that failed
   then was retried now, so this run's rows are the current word), removes this
   run's empty files, and with ``--force`` the earlier runs' pages too;
@@ -27,8 +31,14 @@ from .paths import join_uri
 
 TABLES = ("pages", "errors", "documents")
 _RUN_FILE = re.compile(
-    r"run-(?P<run>[0-9TZ]+-[0-9a-f]+)-\d{5}-of-\d{5}\.(parquet|jsonl)$"
+    r"run-(?P<run>[0-9TZ]+-[0-9a-f]+)-(\d{5}-of-\d{5}|[0-9a-f]{16})"
+    r"\.(parquet|jsonl)$"
 )
+#: What a run writes before its files are complete: a local commit's hidden
+#: temporary file, Beam's file sinks' temporary folders.
+_TEMPORARY = re.compile(r"^(\.tmp-|beam-temp-)")
+#: Folders that hold a run's tables.
+_FOLDERS = ("pages", "errors", "documents", "jsonl/pages", "jsonl/errors")
 
 
 def new_run_id() -> str:
@@ -63,16 +73,40 @@ def run_files(output: str, table: str, suffix: str = "parquet") -> dict[str, str
     return found
 
 
-def read_table(output: str, table: str, columns: list[str]) -> list[dict[str, Any]]:
-    """Rows of pages/ or errors/ (only the given columns), from every run."""
+def _parquet(fs, path: str):
+    """A Parquet file's reader, from the object's bytes in one request (no
+    file object: object-store files would start a read-ahead for nothing)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    return pq.ParquetFile(pa.BufferReader(fs.cat_file(path)))
+
+
+def read_table(output: str, table: str, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of pages/ or errors/ (only the given columns), from every run."""
     fs, _ = _fs(output)
     rows: list[dict[str, Any]] = []
     for path in sorted(run_files(output, table)):
-        table_ = pq.read_table(path, columns=columns, filesystem=fs)
-        rows.extend(table_.to_pylist())
+        rows.extend(_parquet(fs, path).read(columns=columns).to_pylist())
     return rows
+
+
+def remove_temporaries(output: str) -> list[str]:
+    """Delete what runs that died left half-written: hidden temporary files
+    and Beam's ``beam-temp-*`` folders.  Call it holding the output's lease
+    (no other run is writing).  Returns what was deleted."""
+    fs, _ = _fs(output)
+    removed = []
+    for folder in _FOLDERS:
+        _, path = _fs(join_uri(output, folder))
+        fs.invalidate_cache(path)
+        if not fs.exists(path):
+            continue
+        for entry in fs.ls(path, detail=False):
+            if _TEMPORARY.match(entry.rstrip("/").rsplit("/", 1)[-1]):
+                fs.rm(entry, recursive=True)
+                removed.append(entry)
+    return removed
 
 
 def check_writable(output: str) -> None:
@@ -101,8 +135,6 @@ def existing_config_hashes(output: str) -> set[str]:
 
 def cleanup_after_run(output: str, run_id: str, force: bool) -> list[str]:
     """Delete superseded files (see module doc); returns what was deleted."""
-    import pyarrow.parquet as pq
-
     fs, _ = _fs(output)
     doomed = []
     for table in TABLES:
@@ -112,7 +144,7 @@ def cleanup_after_run(output: str, run_id: str, force: bool) -> list[str]:
                 if run != run_id and (table != "pages" or force):
                     doomed.append(path)
                 elif run == run_id and suffix == "parquet":
-                    if pq.read_metadata(path, filesystem=fs).num_rows == 0:
+                    if _parquet(fs, path).metadata.num_rows == 0:
                         doomed.append(path)
                 elif run == run_id and fs.size(path) == 0:
                     doomed.append(path)
