@@ -3,6 +3,9 @@
 import os
 
 import pytest
+from ocrbeam.transforms.config import RenderConfig, SourceConfig
+from test_pdf import split
+
 from docs import (
     DATA,
     SENTENCES,
@@ -13,8 +16,6 @@ from docs import (
     text_image,
     zero_page_pdf,
 )
-from ocrbeam.transforms.config import RenderConfig, SourceConfig
-from test_pdf import split
 
 GOOD_PDF = (DATA / "minimal-document.pdf").read_bytes()
 LOCKED_PDF = (DATA / "libreoffice-writer-password.pdf").read_bytes()
@@ -64,6 +65,22 @@ def test_empty_file_is_its_own_type(tmp_path):
     fn = _ReadDoFn(SourceConfig(), "h", fail_fast=False)
     [out] = list(fn.process((DocumentRef(str(tmp_path / "empty.pdf"), 0), [])))
     assert out.value.error_type == "empty_file" and out.value.stage == "read"
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_file_that_cannot_be_read_is_read_failed(tmp_path, kind):
+    """Listed, then gone (or never a file): the read stage's own dead letter."""
+    from ocrbeam.transforms.read import _ReadDoFn
+    from ocrbeam.transforms.records import DocumentRef
+
+    path = tmp_path / "scan.pdf"
+    if kind == "directory":
+        path.mkdir()
+    fn = _ReadDoFn(SourceConfig(), "h", fail_fast=False)
+    [out] = list(fn.process((DocumentRef(str(path), 100), [])))
+    dead = out.value
+    assert (dead.stage, dead.error_type, dead.doc_id) == ("read", "read_failed", None)
+    assert dead.source_uri == str(path) and "Error" in dead.message
 
 
 def test_truncated_image_whose_header_reads_fails_its_page():
@@ -150,21 +167,28 @@ def test_pages_done_before_are_not_rendered_again():
     assert [p.page_index for p in pages] == [1, 3] and dead == []
 
 
+@pytest.mark.model
 def test_ocr_page_timeout_is_a_dead_letter_and_the_engine_recovers():
+    """A page that takes longer than ocr.pageTimeoutS (a dense page of 160
+    lines: many seconds on one thread) is a page_timeout dead letter, its
+    engine process is killed and replaced, and the next page reads fine."""
     from ocrbeam.transforms.config import PPOCRv5Config
     from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
 
-    handler = PPOCRv5ModelHandler(PPOCRv5Config(page_timeout_s=60), "h", cpu_threads=1)
+    def page(lines, index):
+        img = text_image(lines)
+        png = encode(img)
+        return PageImage("d", "mem://x.png", index, 2, img.width, img.height, png)
+
+    config = PPOCRv5Config(page_timeout_s=2.0)
+    handler = PPOCRv5ModelHandler(config, "h", cpu_threads=1)
     engine = handler.load_model()
     try:
-        img = text_image(SENTENCES[:1])
-        page = PageImage("d", "mem://x.png", 0, 1, img.width, img.height, encode(img))
-        engine._worker._timeout_s = 0.001  # a page that "hangs" past its budget
-        [dead] = handler.run_inference([page], engine)
+        [dead] = handler.run_inference([page(SENTENCES * 20, 0)], engine)
         assert isinstance(dead, DeadLetter) and dead.error_type == "page_timeout"
-        engine._worker._timeout_s = 60
-        [row] = handler.run_inference([page], engine)
+        assert dead.page_index == 0 and "did not answer within 2 s" in dead.message
+        [row] = handler.run_inference([page(SENTENCES[:1], 1)], engine)
         assert isinstance(row, PageResult) and "Invoice" in row.text
         assert engine.loads == 2  # the killed engine process was replaced once
     finally:

@@ -11,13 +11,14 @@ jobs read.
 """
 
 import pytest
-from docs import DATA, SENTENCES, pdf_of_pages
 from ocrbeam.pipelines.batch import run
 from ocrbeam.transforms.bigquery import table_parameters, table_schema
 from ocrbeam.transforms.config import BigQueryConfig
 from ocrbeam.transforms.records import DeadLetter, PageResult
 from ocrbeam.transforms.sinks import arrow_schema
 from servers import bigquery_emulator, gcs_emulator
+
+from docs import DATA, SENTENCES, pdf_of_pages
 
 PROJECT = "ocrbeam-test"
 BUCKET = "ocrbeam-bq"
@@ -88,6 +89,7 @@ def _folder(tmp_path):
 
 
 @pytest.mark.bigquery
+@pytest.mark.gcs
 @pytest.mark.model
 @pytest.mark.pipeline
 @pytest.mark.parametrize("method", ["FILE_LOADS", "STREAMING_INSERTS"])
@@ -133,6 +135,7 @@ def test_pages_and_dead_letters_land_in_bigquery(warehouse, tmp_path, method):
 
 
 @pytest.mark.bigquery
+@pytest.mark.gcs
 @pytest.mark.streaming
 @pytest.mark.model
 @pytest.mark.pipeline

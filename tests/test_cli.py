@@ -135,11 +135,15 @@ def test_unwritable_output(tmp_path, capsys):
 
 
 def test_version(capsys):
-    with pytest.raises(SystemExit):
+    from ocrbeam import __version__
+
+    with pytest.raises(SystemExit) as exit_:
         main(["--version"])
-    assert "ocrbeam" in capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ocrbeam {__version__}"
 
 
+@pytest.mark.model
 @pytest.mark.pipeline
 def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
     """route=auto: a born-digital PDF from its text layer, a blank page without
@@ -218,3 +222,32 @@ def test_run_prestarts_the_pool_processes_before_importing_beam(
         assert len(standing_by(RENDERER_PROCESS_NAME)) == renderers
     finally:
         assert stop_standing_by() == engines + renderers
+
+
+@pytest.mark.model
+@pytest.mark.pipeline
+def test_a_run_whose_accounting_fails_exits_1(tmp_path, capsys):
+    """A page in pages/ twice (a file copied in by hand) fails the accounting:
+    exit status 1, one line saying what, and the summary says ok: false."""
+    import json
+    import shutil
+
+    from docs import SENTENCES, encode, text_image
+
+    lake = tmp_path / "in"
+    lake.mkdir()
+    (lake / "scan.png").write_bytes(encode(text_image(SENTENCES[:1])))
+    out = tmp_path / "out"
+    argv = ["run", "--input", str(lake), "--output", str(out), "--no_progress"]
+    assert main(argv) == 0
+    [written] = list((out / "pages").glob("run-*.parquet"))
+    shutil.copy(
+        written, out / "pages" / "run-20990101T000000Z-abcdef-00000-of-00001.parquet"
+    )
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "accounting failed" in err and "1 page(s) twice" in err
+    assert "Traceback" not in err
+    summary = json.loads((out / "_SUMMARY.json").read_text())
+    assert summary["ok"] is False and summary["duplicate_pages"] == 1

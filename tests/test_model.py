@@ -1,10 +1,10 @@
 """The real PP-OCRv5 mobile models (bundled weights, CPU)."""
 
 import pytest
-from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
 
+from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.engines.render import render_pages
 from ocrbeam.text.quality import cer
 
@@ -107,6 +107,7 @@ def test_detection_parameters_reach_the_engine():
         assert (folder / "inference.yml").is_file()
 
 
+@pytest.mark.paddle
 def test_paddle_backend_reads_the_same_text():
     pytest.importorskip(
         "paddle", reason="the paddle backend needs the [paddle] extra (paddlepaddle)"

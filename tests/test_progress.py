@@ -24,8 +24,13 @@ def test_reporter_writes_per_process_counts_and_reader_sums(tmp_path):
     assert totals["pages_done"] == 7 and totals["pages_failed"] == 1
 
 
-def test_reporter_without_directory_is_a_no_op():
-    ProgressReporter(None, "x").add(pages_done=1)
+def test_reporter_without_directory_is_a_no_op(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reporter = ProgressReporter(None, "x")
+    reporter.add(pages_done=1)
+    reporter.flush()
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
+    assert ProgressReporter._state.get((None, "x")) is None  # nothing counted
 
 
 def test_format_progress_shows_rate_and_time_left():

@@ -8,13 +8,13 @@ in this process for the error paths: 429, 500, a timeout, a 400 with a message.
 import json
 
 import pytest
-from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.records import DeadLetter, PageImage, PageResult
 from servers import paddlex_ocr_server, scripted_service
 
+from docs import SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.engines.remote import ServiceError, parse_ocr_response
 from ocrbeam.text.quality import cer
 
@@ -36,6 +36,7 @@ def paddlex_url(tmp_path_factory):
         yield url
 
 
+@pytest.mark.model
 def test_pages_through_paddlex_serving(paddlex_url):
     handler = _handler(paddlex_url)
     client = handler.load_model()
@@ -49,6 +50,7 @@ def test_pages_through_paddlex_serving(paddlex_url):
         assert "rec_texts" in json.loads(result.result_json)
 
 
+@pytest.mark.model
 def test_a_file_the_service_cannot_read_is_a_dead_letter(paddlex_url):
     handler = _handler(paddlex_url)
     [dead] = handler.run_inference(
@@ -98,9 +100,8 @@ def scripted():
 
 
 def _one(url, *extra):
-    handler = _handler(url, "ocr.remoteMaxRetries=2", *extra)
+    handler = _handler(url, "ocr.remoteMaxRetries=2", "ocr.remoteBackoffS=0.01", *extra)
     client = handler.load_model()
-    client._backoff_s = 0.01
     [outcome] = handler.run_inference([_page(encode(text_image(["x"])))], client)
     return outcome
 
@@ -151,6 +152,25 @@ def test_a_400_is_not_retried_and_keeps_the_services_message(scripted):
     assert outcome.error_type == "service_rejected"
     assert "textDetThresh must be > 0" in outcome.message and "abc" in outcome.message
     assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"logId": "L9", "errorCode": 0, "errorMsg": "Success", "result": None},
+        {"logId": "L9", "errorCode": 0, "errorMsg": "Success",
+         "result": {"ocrResults": []}},
+    ],
+    ids=["no-result", "no-page"],
+)  # fmt: skip
+def test_a_200_without_a_page_result_is_service_bad_response(scripted, answer):
+    url, server = scripted
+    server.script = [(200, answer, 0)]
+    outcome = _one(url)
+    assert isinstance(outcome, DeadLetter)
+    assert (outcome.stage, outcome.error_type) == ("ocr", "service_bad_response")
+    assert outcome.page_index == 0 and outcome.message
+    assert len(server.seen) == 1  # a malformed answer is not retried
 
 
 def test_response_parsing_is_tolerant_and_strict_where_it_must_be():

@@ -18,11 +18,12 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.testing.test_stream import TestStream as BeamTestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
-from docs import SENTENCES, pdf_of_pages
 from ocrbeam.pipelines.stream import build_stream_pipeline
 from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.notifications import NotificationError, parse_notification
 from servers import gcs_emulator, gcs_notification
+
+from docs import SENTENCES, pdf_of_pages
 
 BUCKET = "landing"
 
@@ -83,18 +84,33 @@ def landing(tmp_path, monkeypatch):
 
 
 @pytest.mark.streaming
-def test_reads_are_pinned_to_the_notified_generation(landing):
+@pytest.mark.s3
+def test_reads_are_pinned_to_the_version_they_name(monkeypatch):
+    """A notification names one version of an object; the read gets that
+    version's bytes even after the object was overwritten (S3 object versions
+    on moto's server; GCS generations work the same way through gcsfs, but
+    the GCS emulator serves the latest generation whatever is asked)."""
+    import boto3
+    from servers import s3_server
+
     from ocrbeam.storage import open_pinned
 
-    landing.pipe(f"{BUCKET}/v.pdf", b"%PDF-1.7 first")
-    ref = parse_notification(
-        notification(landing, "v.pdf").data, {"eventType": "OBJECT_FINALIZE"}
-    )
-    with open_pinned(ref.source_uri, ref.generation) as fh:
-        # gcsfs sends the generation with every read of this file object (the
-        # emulator itself serves the latest generation whatever is asked).
-        assert str(fh.generation) == ref.generation
-        assert fh.read() == b"%PDF-1.7 first"
+    with s3_server() as endpoint:
+        for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "k",
+                           "AWS_SECRET_ACCESS_KEY": "s",
+                           "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+            monkeypatch.setenv(key, value)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="landing")
+        s3.put_bucket_versioning(
+            Bucket="landing", VersioningConfiguration={"Status": "Enabled"}
+        )
+        first = s3.put_object(Bucket="landing", Key="v.pdf", Body=b"%PDF-1.7 first")
+        s3.put_object(Bucket="landing", Key="v.pdf", Body=b"%PDF-1.7 second")
+        with open_pinned("s3://landing/v.pdf", first["VersionId"]) as fh:
+            assert fh.read() == b"%PDF-1.7 first"
+        with open_pinned("s3://landing/v.pdf") as fh:
+            assert fh.read() == b"%PDF-1.7 second"
 
 
 def _rows(folder):
@@ -103,6 +119,7 @@ def _rows(folder):
 
 
 @pytest.mark.streaming
+@pytest.mark.gcs
 @pytest.mark.model
 @pytest.mark.pipeline
 def test_notifications_stream_to_windowed_parquet(landing, tmp_path):

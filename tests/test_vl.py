@@ -16,7 +16,6 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
-from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.convert import (
@@ -35,6 +34,7 @@ from ocrbeam.transforms.records import (
 from PIL import Image
 from servers import scripted_service
 
+from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.engines.vl import native_layout
 from ocrbeam.text.documents import join_pages
 
@@ -275,9 +275,9 @@ def test_handler_through_a_layout_parsing_service():
         handler = _vl_handler(
             service.url, "vl.topP=0.8", "vl.layoutThreshold={0: 0.4}",
             "vl.promptLabel=table", "vl.useLayoutDetection=false", "vl.visualize=true",
+            "vl.remoteBackoffS=0.01",
         )  # fmt: skip
         client = handler.load_model()
-        client._backoff_s = 0.01
         page = PageImage("e" * 64, "gs://b/deck.pdf", 4, 9, 0, 0, page_png)
         ok, rejected = handler.run_inference(
             [page, page._replace(page_index=5)], client
