@@ -60,7 +60,8 @@ def _role(proc, root_pid: int, known: dict[int, str]) -> str:
 
 
 def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
-    """Run ``cmd``; CPU seconds of its process tree by role, and wall clock."""
+    """Run ``cmd``; CPU seconds of its process tree by role, wall clock, peak
+    resident memory by role and of the whole tree, and what it printed."""
     import psutil
 
     # stderr goes to a file: a pipe read only at the end would fill up (Beam
@@ -72,6 +73,7 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
     last: dict[int, tuple[str, float]] = {}
     known: dict[int, str] = {}
     peak_rss = {role: 0 for role in ROLES}
+    peak_total = 0
     while child.poll() is None:
         try:
             procs = [root, *root.children(recursive=True)]
@@ -90,6 +92,7 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
                 pass  # exited between listing and reading: its last sample stands
         for role, size in rss.items():
             peak_rss[role] = max(peak_rss[role], size)
+        peak_total = max(peak_total, sum(rss.values()))
         time.sleep(interval_s)
     wall = time.perf_counter() - start
     log.seek(0)
@@ -107,6 +110,8 @@ def sampled_run(cmd: list[str], interval_s: float = 0.25) -> dict:
         "cpu_s": cpu,
         "processes": counts,
         "peak_rss_mb": {r: round(v / 2**20) for r, v in peak_rss.items()},
+        "peak_total_rss_mb": round(peak_total / 2**20),
+        "stderr": errors,
     }
 
 
@@ -124,6 +129,7 @@ def main() -> None:
             write_page_folder(folder, args.dpi, n)
             out = Path(tmp) / f"out-{name}"
             runs[name] = sampled_run(ocrbeam_run_command(folder, out, args.overrides))
+            runs[name].pop("stderr")
     small, large = runs["small"], runs["large"]
     extra = args.pages - args.small
     per_page_ms = {

@@ -117,3 +117,64 @@ def huge_bilevel_png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", body)
         + chunk(b"IEND", b"")
     )
+
+
+# -- scale: many files, a long PDF, a TIFF with a bad frame ---------------------
+
+
+def small_files(folder: Path, count: int, text_every: int = 100, bad_every: int = 500):
+    """``count`` small files in one folder, as a data lake's landing zone:
+    blank scans (most), a text scan every ``text_every``, a file that is not a
+    document every ``bad_every``.  Returns ``(pages, text pages, bad files)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    blank = encode(Image.new("L", (200, 260), 255))
+    text = encode(text_image(SENTENCES[:1], width=700).convert("L"))
+    bad = 0
+    texts = 0
+    for i in range(count):
+        if bad_every and i % bad_every == bad_every - 1:
+            (folder / f"f{i:05d}.pdf").write_bytes(b"not a document\n")
+            bad += 1
+        elif text_every and i % text_every == 0:
+            (folder / f"f{i:05d}.png").write_bytes(text)
+            texts += 1
+        else:
+            (folder / f"f{i:05d}.png").write_bytes(blank)
+    return count - bad, texts, bad
+
+
+def long_pdf(pages: int, text_pages: Sequence[int], size_pt: float = 200) -> bytes:
+    """A PDF of ``pages`` small blank pages, with text on ``text_pages``."""
+    import pypdfium2 as pdfium
+
+    source = pdfium.PdfDocument(pdf_of_pages([SENTENCES[:2]]))
+    pdf = pdfium.PdfDocument.new()
+    for index in range(pages):
+        if index in text_pages:
+            pdf.import_pages(source, [0], index)
+        else:
+            pdf.new_page(size_pt, size_pt)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def tiff_with_a_bad_frame(frames: Sequence[Sequence[str]], bad: int) -> bytes:
+    """A multi-frame (LZW) TIFF whose frame ``bad`` has its data overwritten
+    with garbage: its header reads, its pixels do not decode."""
+    images = [text_image(lines).convert("L") for lines in frames]
+    data = bytearray(
+        encode(
+            images[0],
+            "TIFF",
+            save_all=True,
+            append_images=images[1:],
+            compression="tiff_lzw",
+        )  # fmt: skip
+    )
+    with Image.open(io.BytesIO(bytes(data))) as tiff:
+        tiff.seek(bad)
+        offsets, lengths = tiff.tag_v2[273], tiff.tag_v2[279]  # the strips
+    for offset, length in zip(offsets, lengths, strict=True):
+        data[offset : offset + length] = b"\xff" * length
+    return bytes(data)
