@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from .base import refuse_unused, roles
-from .remote import RemoteSettings
+from .remote import REMOTE_FIELDS, RemoteSettings
 
 #: The roles of a ``POST /ocr`` parameter the local engine takes per call.
 _REQUEST_PREDICT = roles("request", "predict")
@@ -38,13 +38,6 @@ _LOCAL_ENGINE = (
     "isolate",
     "recycle_after_pages",
     "enable_mkldnn",
-)
-_REMOTE = (
-    "remote_url",
-    "remote_token",
-    "remote_timeout_s",
-    "remote_max_retries",
-    "remote_backoff_s",
 )
 
 
@@ -275,7 +268,7 @@ class PPOCRv5Config(RemoteSettings):
                 "settings",
             )
             return self
-        refuse_unused(self, _REMOTE, "unless backend=remote")
+        refuse_unused(self, REMOTE_FIELDS, "unless backend=remote")
         if self.backend == "onnxruntime":
             refuse_unused(self, ("enable_mkldnn",), "on the onnxruntime backend")
         if self.use_doc_unwarping and not self.doc_unwarping_model_dir:

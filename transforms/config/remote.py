@@ -43,3 +43,7 @@ class RemoteSettings(Section):
         "(with jitter) for each further one; a Retry-After answer wins.",
         json_schema_extra=roles("operational"),
     )
+
+
+#: The settings above: meaningless unless the engine's backend is remote.
+REMOTE_FIELDS = tuple(RemoteSettings.model_fields)

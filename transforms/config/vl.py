@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from .base import refuse_unused, roles
-from .remote import RemoteSettings
+from .remote import REMOTE_FIELDS, RemoteSettings
 
 #: A ``/layout-parsing`` parameter the local engine takes per call.
 _REQUEST_PREDICT = roles("request", "predict")
@@ -36,13 +36,6 @@ _SERVER = (
     "vl_rec_max_concurrency",
     "vl_rec_api_model_name",
     "vl_rec_api_key",
-)
-_REMOTE = (
-    "remote_url",
-    "remote_token",
-    "remote_timeout_s",
-    "remote_max_retries",
-    "remote_backoff_s",
 )
 
 
@@ -264,7 +257,7 @@ class PaddleOCRVLConfig(RemoteSettings):
                 "with backend=remote: the service holds the models",
             )
             return self
-        refuse_unused(self, _REMOTE, "unless backend=remote")
+        refuse_unused(self, REMOTE_FIELDS, "unless backend=remote")
         servers = ("vllm-server", "sglang-server")
         if self.backend in servers and not self.vl_rec_server_url:
             raise ValueError(f"backend={self.backend} needs vlRecServerUrl")
