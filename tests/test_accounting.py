@@ -6,8 +6,8 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from docs import DATA, SENTENCES, encode, huge_bilevel_png, pdf_of_pages, text_image
 
+from docs import DATA, SENTENCES, encode, huge_bilevel_png, pdf_of_pages, text_image
 from ocrbeam.cli import main
 from ocrbeam.output import accounting
 

@@ -55,6 +55,7 @@ def test_bundled_int8_recogniser_reads_like_fp32():
     """The int8 recogniser (its convolutions, head and hard-swish on int8 /
     uint8 kernels) reads rendered lines right, as the fp32 recogniser does."""
     import yaml
+
     from docs import text_image
 
     if not int8_without_saturation():

@@ -2,12 +2,12 @@ import io
 
 import numpy as np
 import pytest
-from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.transforms.config import RenderConfig, SourceConfig
 from ocrbeam.transforms.pdf import _SplitDoFn
 from ocrbeam.transforms.records import DeadLetter, DocumentBlob, PageImage
 from PIL import Image
 
+from docs import DATA, SENTENCES, encode, multiframe_tiff, pdf_of_pages, text_image
 from ocrbeam.engines.render import SplitError, render_pages, sniff_type
 from ocrbeam.local.progress import ProgressReporter
 

@@ -6,10 +6,10 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from docs import SENTENCES, pdf_of_pages
 from ocrbeam.pipelines.batch import build_pipeline
 from ocrbeam.transforms.config import load_config
 
+from docs import SENTENCES, pdf_of_pages
 from ocrbeam.text.quality import cer
 
 pytestmark = [pytest.mark.model, pytest.mark.pipeline]

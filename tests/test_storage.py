@@ -11,9 +11,10 @@ import json
 import fsspec
 import pyarrow.parquet as pq
 import pytest
-from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image
 from ocrbeam.pipelines.batch import run
 from servers import gcs_emulator, s3_server
+
+from docs import DATA, SENTENCES, encode, pdf_of_pages, text_image
 
 pytestmark = [pytest.mark.model, pytest.mark.pipeline]
 
