@@ -146,10 +146,12 @@ def gcs_emulator(root: Path, bucket: str):
     ``STORAGE_EMULATOR_HOST`` (gcsfs and Beam's gcsio)."""
     emulator = GcsEmulator(root, bucket)
     emulator.start()
+    _forget_filesystems("gs")  # as for S3: each emulator is on a new port
     try:
         yield emulator.url
     finally:
         emulator.stop()
+        _forget_filesystems("gs")
 
 
 @contextmanager
@@ -159,11 +161,22 @@ def s3_server():
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
+    # fsspec keeps one S3FileSystem per set of arguments for the whole
+    # process, holding the endpoint it was made with; each server is on a new
+    # port, so clients made for an earlier test's server must go.
+    _forget_filesystems("s3")
     try:
         host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+        _forget_filesystems("s3")
+
+
+def _forget_filesystems(protocol: str) -> None:
+    import fsspec
+
+    fsspec.get_filesystem_class(protocol).clear_instance_cache()
 
 
 @contextmanager
