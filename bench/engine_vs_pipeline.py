@@ -24,7 +24,13 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
    process per core; ``ocrbeam run``) on the large page set, so that the
    machine's drift between runs falls on both sides alike: the ratio of each
    pair and their median;
-8. with ``--baselines``: PaddleOCR's own reference configurations, on the
+8. with ``--profile-pairs K``: K interleaved pairs of ``ocrbeam run`` on the
+   24 scanned-looking evaluation pages (bench/scanned_pages.py) with the
+   default recogniser and with the other precision
+   (``ocr.textRecognitionPrecision``: fp32 and the int8 speed profile), each
+   run's pages/s beside the word F1 and line CER of what it wrote: what the
+   speed profile gains and what it costs, measured together;
+9. with ``--baselines``: PaddleOCR's own reference configurations, on the
    same pages in the same run, so that ``ocrbeam run`` is compared with them
    on the machine as it is now, not with figures from another hour:
    PaddleOCR itself (no ocrbeam code in the engine) on the registry's ONNX
@@ -147,6 +153,65 @@ def pipeline(
     }
 
 
+def scanned_folder(folder: Path) -> dict[str, str]:
+    """Write the scanned-looking evaluation pages as JPEG files into
+    ``folder``; returns ``{file name: true text}``."""
+    from bench.scanned_pages import evaluation_pages
+
+    folder.mkdir(parents=True)
+    truths = {}
+    for page in evaluation_pages():
+        (folder / f"{page.name}.jpg").write_bytes(page.jpeg)
+        truths[f"{page.name}.jpg"] = page.truth
+    return truths
+
+
+def scored_pipeline(
+    folder: Path, out: Path, overrides: list[str], workers: int, truths: dict
+) -> dict:
+    """:func:`pipeline`, and the mean word F1 and line CER of its pages."""
+    import pyarrow.dataset as ds
+
+    from ocrbeam.text.quality import line_cer, word_f1
+
+    run = pipeline(folder, out, overrides, workers)
+    table = ds.dataset(str(out / "pages"), format="parquet").to_table(
+        columns=["source_uri", "text"]
+    )
+    texts = {Path(r["source_uri"]).name: r["text"] for r in table.to_pylist()}
+    missing = sorted(set(truths) - set(texts))
+    if missing:
+        raise SystemExit(f"ocrbeam run wrote no page for {missing}")
+    run["word_f1"] = round(
+        sum(word_f1(truths[n], texts[n]) for n in truths) / len(truths), 4
+    )
+    run["line_cer"] = round(
+        sum(line_cer(truths[n], texts[n]) for n in truths) / len(truths), 4
+    )
+    return run
+
+
+def profile_pairs(root: Path, overrides: list[str], workers: int, k: int) -> dict:
+    """K interleaved runs of each recogniser precision on the scanned pages."""
+    from ocrbeam.transforms.config import load_config
+
+    default = load_config(None, overrides).ocr.text_recognition_precision
+    other = {"int8": "fp32", "fp32": "int8"}[default]
+    folder = root / "scanned"
+    truths = scanned_folder(folder)
+    runs = {default: [], other: []}
+    for i in range(k):
+        for precision in runs:
+            extra = [] if precision == default else [
+                f"ocr.textRecognitionPrecision={precision}"
+            ]  # fmt: skip
+            out = root / f"out-profile-{i}-{precision}"
+            runs[precision].append(
+                scored_pipeline(folder, out, overrides + extra, workers, truths)
+            )
+    return {"default": default, "runs": runs}
+
+
 def registry_model_dirs(root: Path) -> dict[str, Path]:
     """Folders of the registry's PP-OCRv5 mobile ONNX exports as shipped (not
     folded, fp32), with PaddleX's inference.yml: what PaddleOCR's own
@@ -235,6 +300,14 @@ def main() -> None:
         "ocrbeam run) pairs and report each pair's ratios and the median",
     )
     parser.add_argument(
+        "--profile-pairs",
+        type=int,
+        default=0,
+        help="also run this many interleaved pairs of ocrbeam run on the "
+        "scanned-looking evaluation pages with the default recogniser and the "
+        "other precision, and report pages/s beside word F1",
+    )
+    parser.add_argument(
         "--baselines",
         action="store_true",
         help="also time the reference configurations (PaddleOCR's "
@@ -294,6 +367,11 @@ def main() -> None:
                 }
             )
         refs = baselines(paths, Path(tmp) / "models", n) if args.baselines else {}
+        profiles = (
+            profile_pairs(Path(tmp), args.overrides, n, args.profile_pairs)
+            if args.profile_pairs
+            else None
+        )
     pipe = runs[n, "large"]
     steady = {w: marginal(runs[w, "small"], runs[w, "large"]) for w, _ in runs}
     ratio = pipe["pages_per_s"] / best["pages_per_s"]
@@ -356,6 +434,14 @@ def main() -> None:
             f"{_median([p['ratio'] for p in pairs]):.2f} to OCR only, "
             f"{_median([p['ratio_end_to_end'] for p in pairs]):.2f} end to end"
         )
+    for precision, runs_of in profiles["runs"].items() if profiles else ():
+        label = "default" if precision == profiles["default"] else "profile"
+        print(
+            f"scanned pages, {precision} recogniser ({label}): pages/s "
+            f"{[r['pages_per_s'] for r in runs_of]} median "
+            f"{_median([r['pages_per_s'] for r in runs_of]):.3f}; word F1 "
+            f"{runs_of[0]['word_f1']:.4f}, line CER {runs_of[0]['line_cer']:.4f}"
+        )
     for name, ref in refs.items():
         print(
             f"baseline {name.replace('_', ' ')} ({ref['processes']} process(es) x "
@@ -382,6 +468,7 @@ def main() -> None:
             "mode_pairs_seconds": modes if args.mode_pairs else None,
             "ratio_pairs": pairs or None,
             "baselines": refs or None,
+            "profiles": profiles,
             "ratio_pairs_median": (
                 _median([p["ratio"] for p in pairs]) if pairs else None
             ),
