@@ -254,6 +254,22 @@ def run(
         )
 
 
+def _other_precision_hint(config, existing: set[str]) -> str:
+    """How to continue an output written with the other recogniser precision
+    (int8 was the default before 0.2.0)."""
+    ocr = config.ocr
+    other = "int8" if ocr.text_recognition_precision == "fp32" else "fp32"
+    flipped = config.model_copy(
+        update={"ocr": ocr.model_copy(update={"text_recognition_precision": other})}
+    )
+    if flipped.fingerprint() not in existing:
+        return ""
+    return (
+        f"; it was written with ocr.textRecognitionPrecision={other}: add "
+        f"--set ocr.textRecognitionPrecision={other} to continue it"
+    )
+
+
 def _run_holding_the_lease(
     options, ours, config, input_uris, run_id, test_pipeline, lease
 ) -> RunOutcome:
@@ -267,6 +283,7 @@ def _run_holding_the_lease(
             f"({', '.join(sorted(existing - {fingerprint}))}; this one is "
             f"{fingerprint}): rerun with --force to redo everything with this "
             "configuration, or choose another --output"
+            + _other_precision_hint(config, existing)
         )
 
     plan = plan_run(options, ours.workers, config, own_pipeline=test_pipeline is None)

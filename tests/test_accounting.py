@@ -167,7 +167,15 @@ def test_another_config_needs_force_and_force_redoes_everything(tmp_path, capsys
 
     assert run() == 0
     assert run("--set", "ocr.textDetThresh=0.35") == 2
-    assert "another configuration" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "another configuration" in err and "textRecognitionPrecision" not in err
+    # Written with the other recogniser (int8, the default before 0.2.0): the
+    # refusal says how to continue the output as it was written.
+    assert run("--set", "ocr.textRecognitionPrecision=int8") == 2
+    assert (
+        "add --set ocr.textRecognitionPrecision=fp32 to continue it"
+        in capsys.readouterr().err
+    )
     assert run("--set", "ocr.textDetThresh=0.35", "--force") == 0
     rows = accounting.read_table(str(out), "pages", ["config_hash", "page_index"])
     assert len(rows) == 1  # the old row was replaced, not duplicated

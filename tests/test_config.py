@@ -176,19 +176,25 @@ def test_shipped_configs_exist():
 @pytest.mark.parametrize(
     ("overrides", "fingerprint"),
     [
-        # Values of ocrbeam 0.1.0 at fb934c9: outputs written then must still
-        # be recognised by reruns (the fingerprint is every row's config_hash).
-        ([], "35eabc1e84294aa6"),
-        (["ocr.backend=paddle"], "40c6e9411360f13e"),
-        (["route=auto"], "5e05c8c27434ae6b"),
+        # Values of ocrbeam 0.1.0 at fb934c9, whose default recogniser was
+        # int8: outputs written then must still be recognised by reruns with
+        # that setting (the fingerprint is every row's config_hash).
+        (["ocr.textRecognitionPrecision=int8"], "35eabc1e84294aa6"),
+        (
+            ["ocr.backend=paddle", "ocr.textRecognitionPrecision=int8"],
+            "40c6e9411360f13e",
+        ),
+        (["route=auto", "ocr.textRecognitionPrecision=int8"], "5e05c8c27434ae6b"),
         (
             ["route=vl", "vl.backend=remote", "vl.remoteUrl=http://x"],
             "042828052b237a2a",
         ),
+        # 0.2.0: the fp32 recogniser by default.
+        ([], "df12cc92865b6500"),
         # Operational settings change how, not what: same fingerprint.
         (
             ["render.passwords=[a]", "ocr.cpuThreads=3", "ocr.isolate=false"],
-            "35eabc1e84294aa6",
+            "df12cc92865b6500",
         ),
     ],
 )

@@ -123,6 +123,23 @@ class EngineSettings:
         )
 
 
+def recognition_model_label(config: PPOCRv5Config) -> str:
+    """The recogniser pages are read with, as the ``model`` column names it:
+    the bundled int8 recogniser by its own name where it runs (it does not on
+    x86 CPUs without VNNI, which fall back to fp32), else the configured
+    name."""
+    from ocrbeam.models.bundled import INT8_RECOGNITION_MODEL, int8_without_saturation
+
+    if (
+        config.backend == "onnxruntime"
+        and not config.text_recognition_model_dir
+        and config.text_recognition_precision == "int8"
+        and int8_without_saturation()
+    ):
+        return INT8_RECOGNITION_MODEL
+    return config.text_recognition_model_name
+
+
 def _model_dirs(config: PPOCRv5Config) -> tuple[str, str]:
     from ocrbeam.models.bundled import bundled_model_dirs
 

@@ -7,7 +7,12 @@ import time
 from typing import Optional
 
 from ocrbeam.engines.host import EngineHost
-from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings, default_threads
+from ocrbeam.engines.ppocrv5 import (
+    EngineServer,
+    EngineSettings,
+    default_threads,
+    recognition_model_label,
+)
 
 from ..config import PPOCRv5Config
 from ..convert import to_page_result
@@ -44,11 +49,16 @@ class PPOCRv5ModelHandler(PageModelHandler):
         processes (local runs); None: one engine per worker process."""
         super().__init__(config, config_hash, fail_fast)
         self._requested_threads = config.cpu_threads or cpu_threads
+        self._model_label: Optional[str] = None  # made on the worker, once
         self.engine_pool = None
         if engine_pool and config.backend != "remote":
             from ocrbeam.local.pool import SharedEnginePool
 
             self.engine_pool = SharedEnginePool(self.engine_factory(), engine_pool)
+
+    def __getstate__(self):
+        # The label depends on the CPU: each worker makes its own.
+        return {**self.__dict__, "_model_label": None}
 
     @property
     def cpu_threads(self) -> int:
@@ -89,10 +99,13 @@ class PPOCRv5ModelHandler(PageModelHandler):
 
     @property
     def model_name(self) -> str:
-        return (
-            f"{self._config.text_detection_model_name}+"
-            f"{self._config.text_recognition_model_name}"
-        )
+        # On the worker: its CPU decides whether the int8 recogniser runs.
+        if self._model_label is None:
+            self._model_label = (
+                f"{self._config.text_detection_model_name}+"
+                f"{recognition_model_label(self._config)}"
+            )
+        return self._model_label
 
     def _process_page(self, page: PageImage, model) -> PageOutcome:
         start = time.perf_counter()
