@@ -11,8 +11,13 @@ off).  The lines then tell:
   reading order is right.  No second OCR pass.
 * **90 or 270 degrees.**  Most of the text sits in tall, narrow boxes.  The
   engine reads the page again turned a quarter (``EngineServer``) and keeps
-  whichever reading scores better, so pages of genuinely vertical text (CJK
-  columns) keep their first reading.
+  that reading unless it reads clearly worse (:func:`turned_reads_as_well`).
+  A page of Latin text turned a quarter reads about equally well both ways
+  (PaddleOCR turns tall crops before recognising them), so a plain "better
+  score" would pick by noise; the upright frame is what the boxes and the
+  reading order need.  Pages of genuinely vertical text (CJK columns) keep
+  their first reading: turned, their glyphs lie on their side and read far
+  worse.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from typing import Any
 
 #: A line whose box is this many times taller than wide is vertical.
 _TALL = 1.5
+
+#: The quarter-turned reading is kept when it reads at least this share as
+#: well as the vertical one (sideways glyphs read far below it).
+_TURNED_KEEPS = 0.9
 
 
 def _chars(result: Mapping[str, Any]) -> list[int]:
@@ -58,6 +67,14 @@ def reading_quality(result: Mapping[str, Any]) -> float:
     """How well a page read: its characters weighted by their lines' scores."""
     scores = result.get("rec_scores") or []
     return sum(c * s for c, s in zip(_chars(result), scores, strict=False))
+
+
+def turned_reads_as_well(vertical: Mapping[str, Any], turned: Mapping[str, Any]) -> bool:
+    """Keep the page's quarter-turned reading over its vertical one: its
+    lines are no longer mostly vertical and it reads nearly as well."""
+    if mostly_vertical(turned):
+        return False
+    return reading_quality(turned) >= _TURNED_KEEPS * reading_quality(vertical)
 
 
 def turn_180(result: dict[str, Any], width: int, height: int) -> dict[str, Any]:

@@ -294,7 +294,7 @@ class EngineServer:
             # Turned a quarter, or text set vertically: read it both ways.
             turned = upright(image, 90)
             other = self._read(turned)
-            if page_turn.reading_quality(other) > page_turn.reading_quality(result):
+            if page_turn.turned_reads_as_well(result, other):
                 image, result, angle = turned, other, ((angle or 0) + 90) % 360
         height, width = image.shape[:2]
         if page_turn.upside_down(result):
