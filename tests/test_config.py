@@ -170,7 +170,17 @@ def test_shipped_configs_load(path):
 
 def test_shipped_configs_exist():
     names = {p.name for p in CONFIGS}
-    assert {"cpu.yaml", "gpu-ppocrv5.yaml", "vl-vllm.yaml", "vl-remote.yaml"} <= names
+    assert {"cpu.yaml", "cpu-int8.yaml", "gpu-ppocrv5.yaml", "vl-vllm.yaml",
+            "vl-remote.yaml"} <= names  # fmt: skip
+
+
+def test_cpu_yaml_is_the_default_and_cpu_int8_the_speed_profile():
+    configs = Path(__file__).parent.parent / "configs"
+    default = load_config(None)
+    assert load_config(str(configs / "cpu.yaml")) == default
+    profile = load_config(str(configs / "cpu-int8.yaml"))
+    assert profile.ocr.text_recognition_precision == "int8"
+    assert profile == load_config(None, ["ocr.textRecognitionPrecision=int8"])
 
 
 @pytest.mark.parametrize(
