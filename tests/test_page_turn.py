@@ -25,7 +25,7 @@ def test_a_quarter_turned_latin_page_keeps_the_upright_reading_on_a_tie():
 def test_vertical_text_keeps_its_reading_when_turned_reads_worse():
     """Sideways glyphs read badly: the vertical reading stays."""
     vertical = _reading(["縦書きの文章です", "二行目の文章です"], [0.97, 0.96], TALL)
-    turned = _reading(["I", "-", "二"], [0.41, 0.35, 0.5], WIDE[:1] + WIDE[1:] + WIDE[:1])
+    turned = _reading(["I", "-", "二"], [0.41, 0.35, 0.5], [*WIDE, WIDE[0]])
     assert not turned_reads_as_well(vertical, turned)
 
 

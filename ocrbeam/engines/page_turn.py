@@ -69,7 +69,9 @@ def reading_quality(result: Mapping[str, Any]) -> float:
     return sum(c * s for c, s in zip(_chars(result), scores, strict=False))
 
 
-def turned_reads_as_well(vertical: Mapping[str, Any], turned: Mapping[str, Any]) -> bool:
+def turned_reads_as_well(
+    vertical: Mapping[str, Any], turned: Mapping[str, Any]
+) -> bool:
     """Keep the page's quarter-turned reading over its vertical one: its
     lines are no longer mostly vertical and it reads nearly as well."""
     if mostly_vertical(turned):
