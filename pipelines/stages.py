@@ -50,6 +50,9 @@ def page_handler(
         fail_fast=config.fail_fast,
         cpu_threads=cpu_threads,
         engine_pool=engine_pool,
+        structure=(
+            config.structure.settings() if config.route == "structure" else None
+        ),
     )
 
 
@@ -74,8 +77,9 @@ def ocr_blobs(
     fingerprint = config.fingerprint()
     handler = handler or page_handler(config, cpu_threads=cpu_threads)
     pooled = handler.engine_pool is not None
-    # route vl parses every page with the VLM: no text-layer shortcut.
-    split_route = "ocr" if config.route == "vl" else config.route
+    # routes vl and structure read every page with their models: no text-layer
+    # shortcut.
+    split_route = "ocr" if config.route in ("vl", "structure") else config.route
     pages, split_dead, no_ocr = blobs | "SplitPages" >> SplitPages(
         config.render,
         fingerprint,

@@ -4,6 +4,8 @@ Pure functions over the engines' results (no Beam calls, no models), built on
 :mod:`ocrbeam.text` for lines, reading order and markdown:
 
 * :func:`to_page_result`: a PP-OCRv5 result (local or remote engine);
+* :func:`structure_page_result`: the same with layout regions and tables
+  (``route: structure``, :mod:`ocrbeam.text.structure`);
 * :func:`text_layer_result`, :func:`blank_result`: pages that need no OCR;
 * :func:`vl_page_result`: a PaddleOCR-VL layout-parsing result, with
   :func:`guard_block` (the degenerate-output guard) and :func:`place_images`
@@ -30,6 +32,7 @@ from ocrbeam.output.paths import MARKDOWN_TO_OUTPUT
 from ocrbeam.text.lines import lines_from_result, mean_score
 from ocrbeam.text.markdown import page_markdown, page_text
 from ocrbeam.text.order import reading_order
+from ocrbeam.text.structure import page_structure
 
 from .records import PageImage, PageResult
 
@@ -77,6 +80,49 @@ def to_page_result(
         orientation_deg=orientation_deg,
         route=route,
     )
+
+
+def structure_page_result(
+    page: PageImage,
+    raw_result: Mapping[str, Any],
+    *,
+    engine: str,
+    model: str,
+    elapsed_ms: float,
+    config_hash: str,
+    orientation_deg: Optional[int] = None,
+) -> tuple[PageResult, dict[str, tuple[float, float, float, float]]]:
+    """The row of a page read with its layout (``route: structure``) and its
+    figures (relative image path -> box in the page as OCR'd).
+
+    ``result_json`` is the OCR result with ``layout_det_res``,
+    ``table_res_list``, ``parsing_res_list`` (PaddleOCR-VL's block shape) and
+    ``reading_order`` (indices into ``rec_texts``, region by region)."""
+    pruned = prune_result(raw_result)
+    lines = lines_from_result(pruned)
+    structure = page_structure(pruned, lines, page.width)
+    pruned["parsing_res_list"] = structure.blocks
+    pruned["reading_order"] = structure.order
+    row = PageResult(
+        doc_id=page.doc_id,
+        source_uri=page.source_uri,
+        page_index=page.page_index,
+        page_count=page.page_count,
+        width=page.width,
+        height=page.height,
+        engine=engine,
+        model=model,
+        text=structure.text,
+        markdown=structure.markdown,
+        result_json=json.dumps(pruned, ensure_ascii=False, separators=(",", ":")),
+        line_count=len(lines),
+        mean_score=mean_score(lines),
+        elapsed_ms=round(elapsed_ms, 3),
+        config_hash=config_hash,
+        orientation_deg=orientation_deg,
+        route="structure",
+    )
+    return row, structure.figures
 
 
 def text_layer_result(

@@ -23,6 +23,8 @@ from .images import decode_png
 if TYPE_CHECKING:
     from ocrbeam.transforms.config import PPOCRv5Config
 
+    from .structure import StructureSettings
+
 #: The name of an isolated engine process (``isolation.IsolatedWorker``).
 ENGINE_PROCESS_NAME = "ocrbeam-engine"
 #: What an engine process imports before it builds its pipeline: a process
@@ -100,6 +102,8 @@ class EngineSettings:
     rec_width_scale: float = 1.0
     #: Text-line orientation only for lines read below this score (None: all).
     textline_below_score: Optional[float] = None
+    #: Layout and table models after OCR (route structure), or None.
+    structure: Optional[StructureSettings] = None
 
     @classmethod
     def from_config(cls, config: PPOCRv5Config, threads: int) -> EngineSettings:
@@ -258,6 +262,11 @@ class EngineServer:
             settings.rec_width_scale,
             settings.textline_below_score,
         )
+        self._structure = None
+        if settings.structure is not None:
+            from .structure import StructureModels
+
+            self._structure = StructureModels(settings.structure, settings.threads)
         self._orientation = None
         if settings.orientation_model:
             from .orientation import DocOrientationClassifier
@@ -300,6 +309,10 @@ class EngineServer:
         if page_turn.upside_down(result):
             result = page_turn.turn_180(result, width, height)
             angle = ((angle or 0) + 180) % 360
+            if self._structure is not None:
+                image = upright(image, 180)
+        if self._structure is not None:
+            result.update(self._structure.analyse(image))
         if angle is not None:
             result["doc_preprocessor_res"] = {"angle": angle}
             result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (

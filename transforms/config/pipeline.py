@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from .base import ConfigError, Section, changed, fields_with
 from .io import RenderConfig, SinkConfig, SourceConfig
 from .ocr import PPOCRv5Config
+from .structure import StructureConfig
 from .vl import PaddleOCRVLConfig
 
 
@@ -34,11 +35,17 @@ class PipelineConfig(Section):
         default_factory=PaddleOCRVLConfig,
         description="Document parsing engine (route: vl).",
     )
-    route: Literal["ocr", "text_layer", "auto", "vl"] = Field(
+    structure: StructureConfig = Field(
+        default_factory=StructureConfig,
+        description="Layout and table models (route: structure).",
+    )
+    route: Literal["ocr", "text_layer", "auto", "vl", "structure"] = Field(
         "ocr",
         description="ocr: OCR every page; text_layer: take PDF pages' text from "
         "their own text layer (no OCR); auto: the text layer when it is present "
-        "and plausible, OCR otherwise; vl: parse every page with PaddleOCR-VL "
+        "and plausible, OCR otherwise; structure: OCR every page and find its "
+        "regions (titles, tables with their cells, figures, columns) with a "
+        "layout and a table model on CPU; vl: parse every page with PaddleOCR-VL "
         "(layout, tables, formulas, markdown). The route taken is the row's route.",
     )
     on_error: Literal["dead_letter", "fail"] = Field(
@@ -54,6 +61,9 @@ class PipelineConfig(Section):
         unused = []
         if self.route != "vl":
             unused.append((_changed_keys(self.vl, "vl."), "with route=vl"))
+        if self.route != "structure":
+            structure = _changed_keys(self.structure, "structure.")
+            unused.append((structure, "with route=structure"))
         if not self.sink.bigquery.pages_table:
             bigquery = _changed_keys(self.sink.bigquery, "sink.bigquery.")
             unused.append((bigquery, "once sink.bigquery.pagesTable is set"))
@@ -63,6 +73,12 @@ class PipelineConfig(Section):
             for keys, when in unused
             if keys
         ]
+        if self.route == "structure" and self.ocr.backend == "remote":
+            problems.append(
+                "route=structure runs the layout and table models in the OCR "
+                "engine: it needs a local ocr.backend (onnxruntime or paddle), "
+                "not remote"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         missing = self.vl.missing_model_dirs() if self.route == "vl" else []
@@ -88,6 +104,8 @@ class PipelineConfig(Section):
             if self.route == "vl"
             else {"ocr": _results_fields(self.ocr)}
         )
+        if self.route == "structure":
+            engine["structure"] = _results_fields(self.structure)
         relevant = {
             "render": _results_fields(self.render),
             **engine,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from typing import Optional
@@ -13,10 +14,12 @@ from ocrbeam.engines.ppocrv5 import (
     default_threads,
     recognition_model_label,
 )
+from ocrbeam.engines.structure import StructureSettings
+from ocrbeam.output.paths import image_folder
 
 from ..config import PPOCRv5Config
-from ..convert import to_page_result
-from ..records import PageImage
+from ..convert import place_images, structure_page_result, to_page_result
+from ..records import PageArtifact, PageImage, PageWithArtifacts
 from .base import PageModelHandler, PageOutcome, with_visualization
 
 
@@ -44,10 +47,14 @@ class PPOCRv5ModelHandler(PageModelHandler):
         fail_fast: bool = False,
         cpu_threads: Optional[int] = None,
         engine_pool: Optional[int] = None,
+        structure: Optional[StructureSettings] = None,
     ):
         """``engine_pool``: engines of a pool shared by the machine's worker
-        processes (local runs); None: one engine per worker process."""
+        processes (local runs); None: one engine per worker process.
+        ``structure``: the layout and table models' settings (route
+        structure), None: lines only."""
         super().__init__(config, config_hash, fail_fast)
+        self._structure = structure
         self._requested_threads = config.cpu_threads or cpu_threads
         self._model_label: Optional[str] = None  # made on the worker, once
         self.engine_pool = None
@@ -66,7 +73,8 @@ class PPOCRv5ModelHandler(PageModelHandler):
 
     def engine_settings(self) -> EngineSettings:
         """What this handler's engines are built with."""
-        return EngineSettings.from_config(self._config, self.cpu_threads)
+        settings = EngineSettings.from_config(self._config, self.cpu_threads)
+        return dataclasses.replace(settings, structure=self._structure)
 
     def engine_factory(self):
         """Builds one engine host (picklable: a pool builds its engines with it)."""
@@ -110,26 +118,70 @@ class PPOCRv5ModelHandler(PageModelHandler):
     def _process_page(self, page: PageImage, model) -> PageOutcome:
         start = time.perf_counter()
         out = model.predict(page.image)
-        row = to_page_result(
-            page._replace(width=out.width, height=out.height),
-            out.result,
+        as_read = page._replace(width=out.width, height=out.height)
+        common = dict(
             orientation_deg=out.angle,
             engine=f"ppocrv5/{self._config.backend}",
             model=self.model_name,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
             config_hash=self._config_hash,
         )
-        if not self._config.visualize:
+        figures: dict = {}
+        if self._structure is not None:
+            row, figures = structure_page_result(as_read, out.result, **common)
+        else:
+            row = to_page_result(as_read, out.result, **common)
+        if not (self._config.visualize or figures):
             return row
-        from ocrbeam.engines.images import decode_png, encode_png
+        from ocrbeam.engines.images import decode_png
         from ocrbeam.engines.orientation import upright
-        from ocrbeam.output.draw import draw_ocr
 
         # Boxes are in the coordinates of the page as OCR'd (turned upright).
-        png = page.image
+        image = decode_png(page.image)
         if out.angle:
-            png = encode_png(upright(decode_png(png), out.angle))
-        return with_visualization(row, draw_ocr(png, out.result.get("rec_polys") or []))
+            image = upright(image, out.angle)
+        artifacts: list[PageArtifact] = []
+        if figures:
+            folder = image_folder(page.source_uri, page.doc_id, page.page_index)
+            markdown, files, _ = place_images(
+                row.markdown, _cut_out(image, figures), folder
+            )
+            row = row._replace(markdown=markdown)
+            artifacts = [
+                PageArtifact(page.doc_id, page.source_uri, page.page_index, path, data)
+                for path, data in files
+            ]
+        if self._config.visualize:
+            from ocrbeam.engines.images import encode_png
+            from ocrbeam.output.draw import draw_ocr
+
+            drawn = draw_ocr(encode_png(image), out.result.get("rec_polys") or [])
+            artifacts.extend(with_visualization(row, drawn).artifacts)
+        return PageWithArtifacts(row, artifacts)
 
     def share_model_across_processes(self) -> bool:
         return False
+
+
+def _cut_out(image, figures: dict) -> dict[str, bytes]:
+    """Each figure's box cut out of the (upright, BGR) page as JPEG bytes."""
+    import io
+
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    cut = {}
+    for name, (x1, y1, x2, y2) in figures.items():
+        box = (
+            max(0, int(x1)),
+            max(0, int(y1)),
+            min(width, int(x2)),
+            min(height, int(y2)),
+        )
+        if box[2] <= box[0] or box[3] <= box[1]:
+            continue
+        crop = image[box[1] : box[3], box[0] : box[2], ::-1]
+        buf = io.BytesIO()
+        Image.fromarray(crop).save(buf, format="JPEG", quality=90)
+        cut[name] = buf.getvalue()
+    return cut

@@ -1,0 +1,368 @@
+"""A page's structure from its OCR'd lines and the layout and table models'
+regions (``route: structure``): blocks in PaddleOCR-VL's ``parsing_res_list``
+shape, markdown and text.
+
+* Each line goes to the region that holds most of it (the smaller region
+  when two hold it equally); lines in no region are grouped into paragraphs
+  that become ``text`` blocks of their own.
+* Regions are read by an XY-cut over their boxes (columns left to right,
+  bands top to bottom; bands that share a gutter are merged first, so
+  paragraph breaks that line up across two columns do not interleave them),
+  page headers first and footers last; lines within a region by
+  :func:`.order.reading_order`.
+* Lines on one row (a table-of-contents entry and its page number) are
+  joined with a space.
+* A table region's cells come from its structure (SLANet-plus tokens and cell
+  boxes), filled with the region's lines by rapid-table's matcher: HTML with
+  ``rowspan``/``colspan``, as PaddleOCR-VL writes tables.
+* Titles become headings: the level from their numbering (``2.1`` -> ``###``),
+  else from their size.  Headers, footers and page numbers stay in the
+  blocks and the text but out of the markdown.
+
+Pure functions over plain values; rapid-table's matcher is pure numpy.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, Optional
+
+from .lines import Line
+from .markdown import page_markdown
+from .order import reading_order
+
+#: CDLA region labels -> PaddleOCR-VL block labels.
+BLOCK_LABELS = {
+    "text": "text",
+    "title": "paragraph_title",
+    "figure": "image",
+    "figure_caption": "figure_title",
+    "table": "table",
+    "table_caption": "figure_title",
+    "header": "header",
+    "footer": "footer",
+    "reference": "reference",
+    "equation": "display_formula",
+}
+#: Blocks kept out of the markdown body (page furniture).
+FURNITURE = {"header", "footer", "number"}
+_NUMBERED = re.compile(r"^\s*((?:\d{1,2}\.)*\d{1,2})\.?\s+\S")
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
+
+
+class Region(NamedTuple):
+    """A layout region with the lines it holds (in reading order)."""
+
+    label: str  # the layout model's (CDLA) label
+    box: tuple[float, float, float, float]
+    lines: tuple[Line, ...]
+    table: Optional[Mapping[str, Any]] = None  # table_res_list entry
+
+
+# -- lines to regions -----------------------------------------------------------
+
+
+def _overlap(line: Line, box: Sequence[float]) -> float:
+    """The share of ``line``'s box inside ``box``."""
+    w = min(line.x2, box[2]) - max(line.x1, box[0])
+    h = min(line.y2, box[3]) - max(line.y1, box[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return (w * h) / max(1.0, (line.x2 - line.x1) * (line.y2 - line.y1))
+
+
+def _area(box: Sequence[float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def assign_lines(
+    lines: Sequence[Line], boxes: Sequence[Sequence[float]], min_share: float = 0.5
+) -> list[int]:
+    """For each line, the index of the region holding most of it (at least
+    ``min_share``), or -1."""
+    owners = []
+    for line in lines:
+        best, best_key = -1, None
+        for i, box in enumerate(boxes):
+            share = _overlap(line, box)
+            if share < min_share:
+                continue
+            key = (round(share, 2), -_area(box))
+            if best_key is None or key > best_key:
+                best, best_key = i, key
+        owners.append(best)
+    return owners
+
+
+# -- region order ------------------------------------------------------------
+
+
+def _x_gutters(
+    boxes: Sequence[Sequence[float]], unit: float
+) -> list[tuple[float, float]]:
+    """x-intervals no (slightly shrunk) box crosses, inside the boxes' span."""
+    shrunk = []
+    for b in boxes:
+        pad = min(0.1 * (b[2] - b[0]), 0.5 * unit)
+        shrunk.append((b[0] + pad, b[2] - pad))
+    gaps, cursor = [], None
+    for start, end in sorted(shrunk):
+        if cursor is not None and start - cursor > 0:
+            gaps.append((cursor, start))
+        cursor = end if cursor is None else max(cursor, end)
+    return gaps
+
+
+def _y_bands(items: list[int], boxes: Sequence[Sequence[float]]) -> list[list[int]]:
+    """``items`` split at the y-gaps no box crosses, top to bottom."""
+    bands: list[list[int]] = []
+    bottom = None
+    for i in sorted(items, key=lambda k: boxes[k][1]):
+        if bottom is not None and boxes[i][1] < bottom:
+            bands[-1].append(i)
+            bottom = max(bottom, boxes[i][3])
+        else:
+            bands.append([i])
+            bottom = boxes[i][3]
+    return bands
+
+
+def _shares_gutter(a: list[int], b: list[int], boxes, unit: float) -> bool:
+    gutters_a = _x_gutters([boxes[i] for i in a], unit)
+    gutters_b = _x_gutters([boxes[i] for i in b], unit)
+    return any(
+        min(ga[1], gb[1]) > max(ga[0], gb[0]) for ga in gutters_a for gb in gutters_b
+    )
+
+
+def _xy_cut(items: list[int], boxes, unit: float, depth: int = 0) -> list[int]:
+    if len(items) <= 1 or depth > 30:
+        return list(items)
+    gutters = _x_gutters([boxes[i] for i in items], unit)
+    if gutters:
+        cuts = [(lo + hi) / 2 for lo, hi in gutters]
+        columns: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+        for i in items:
+            centre = (boxes[i][0] + boxes[i][2]) / 2
+            columns[sum(centre > c for c in cuts)].append(i)
+        columns = [c for c in columns if c]
+        if len(columns) > 1:
+            return [k for c in columns for k in _xy_cut(c, boxes, unit, depth + 1)]
+    bands = _y_bands(items, boxes)
+    if len(bands) > 1:
+        groups = [bands[0]]
+        for band in bands[1:]:
+            if _shares_gutter(groups[-1], band, boxes, unit):
+                groups[-1] = groups[-1] + band
+            else:
+                groups.append(band)
+        if len(groups) > 1:
+            return [k for g in groups for k in _xy_cut(g, boxes, unit, depth + 1)]
+        if len(groups[0]) < len(items):
+            return _xy_cut(groups[0], boxes, unit, depth + 1)
+    return sorted(items, key=lambda k: (boxes[k][1], boxes[k][0]))
+
+
+def order_regions(regions: Sequence[Region], unit: float) -> list[int]:
+    """Indices of ``regions`` in reading order: headers, the body by XY-cut,
+    footers."""
+    boxes = [r.box for r in regions]
+    by_position = sorted(range(len(regions)), key=lambda k: (boxes[k][1], boxes[k][0]))
+    headers = [k for k in by_position if regions[k].label == "header"]
+    footers = [k for k in by_position if regions[k].label == "footer"]
+    body = [k for k in by_position if regions[k].label not in ("header", "footer")]
+    return headers + _xy_cut(body, boxes, unit) + footers
+
+
+# -- rows, tables, headings ------------------------------------------------------
+
+
+def rows_of(lines: Sequence[Line]) -> list[list[Line]]:
+    """Lines (in reading order) grouped into rows: a line that overlaps the
+    previous one vertically by half its height and lies to its right."""
+    rows: list[list[Line]] = []
+    for line in lines:
+        if rows:
+            prev = rows[-1][-1]
+            overlap = min(prev.y2, line.y2) - max(prev.y1, line.y1)
+            if overlap > 0.5 * min(prev.height, line.height) and line.x1 >= prev.x2 - 2:
+                rows[-1].append(line)
+                continue
+        rows.append([line])
+    return rows
+
+
+def _row_texts(lines: Sequence[Line]) -> list[str]:
+    return [" ".join(line.text for line in row) for row in rows_of(lines)]
+
+
+def table_html(table: Mapping[str, Any], lines: Sequence[Line]) -> str:
+    """The table's HTML (``<table>`` with spans), its cells filled with the
+    lines inside them by rapid-table's matcher."""
+    import numpy as np
+    from rapid_table.table_matcher import TableMatch
+
+    tokens = list(table.get("structure") or [])
+    cells = np.array(table.get("cell_box_list") or [], dtype=float).reshape(-1, 4)
+    if not len(cells):
+        return ""
+    if lines:
+        boxes = np.array([[ln.x1, ln.y1, ln.x2, ln.y2] for ln in lines], dtype=float)
+        texts = [(html.escape(ln.text), ln.score) for ln in lines]
+        markup = TableMatch().process_one([tokens], cells, boxes, texts)
+    else:
+        markup = "".join(tokens)
+    found = re.search(r"<table>.*</table>", markup, re.S)
+    return found.group(0) if found else ""
+
+
+def table_rows(markup: str) -> list[str]:
+    """A table's rows as text, its cells joined by spaces."""
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", markup, re.S):
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        text = " ".join(cell for cell in cells if cell)
+        if text:
+            rows.append(text)
+    return rows
+
+
+def heading_level(text: str, height: float, body_height: float) -> int:
+    """A title's heading level: from its numbering (``2`` -> 2, ``2.1`` -> 3),
+    else 1 when it is set clearly larger than the body text, else 2."""
+    numbered = _NUMBERED.match(text)
+    if numbered:
+        return min(6, numbered.group(1).count(".") + 2)
+    return 1 if height >= 1.5 * body_height else 2
+
+
+def _image_name(box: Sequence[float]) -> str:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    return f"imgs/img_in_image_box_{x1}_{y1}_{x2}_{y2}.jpg"
+
+
+# -- the page ----------------------------------------------------------------
+
+
+class PageStructure(NamedTuple):
+    """One page's blocks (``parsing_res_list``), markdown and text, the
+    reading order of its lines, and its figures (relative path -> box)."""
+
+    blocks: list[dict[str, Any]]
+    markdown: str
+    text: str
+    order: list[int]
+    figures: dict[str, tuple[float, float, float, float]]
+
+
+def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]:
+    """The page's regions with their lines; lines in no region grouped into
+    paragraphs of their own (``text``)."""
+    from .markdown import group_paragraphs
+
+    layout = (result.get("layout_det_res") or {}).get("boxes") or []
+    boxes = [tuple(float(v) for v in r["coordinate"][:4]) for r in layout]
+    owners = assign_lines(lines, boxes)
+    tables = {
+        tuple(float(v) for v in t["block_bbox"][:4]): t
+        for t in result.get("table_res_list") or []
+    }
+    regions = []
+    for i, (region, box) in enumerate(zip(layout, boxes, strict=True)):
+        held = [line for line, owner in zip(lines, owners, strict=True) if owner == i]
+        ordered = [held[k] for k in reading_order(held)] if held else []
+        if not ordered and region["label"] not in ("figure", "table"):
+            continue  # a text region the OCR found nothing in
+        regions.append(Region(region["label"], box, tuple(ordered), tables.get(box)))
+    loose = [line for line, owner in zip(lines, owners, strict=True) if owner < 0]
+    if loose:
+        loose = [loose[k] for k in reading_order(loose)]
+        for paragraph in group_paragraphs(loose):
+            box = (
+                min(ln.x1 for ln in paragraph),
+                min(ln.y1 for ln in paragraph),
+                max(ln.x2 for ln in paragraph),
+                max(ln.y2 for ln in paragraph),
+            )
+            regions.append(Region("text", box, tuple(paragraph)))
+    return regions
+
+
+def _block_label(region: Region, rows: Sequence[str]) -> str:
+    label = BLOCK_LABELS.get(region.label, "text")
+    if (
+        label in ("header", "footer")
+        and rows
+        and all(_PAGE_NUMBER.match(r) for r in rows)
+    ):
+        return "number"
+    return label
+
+
+def page_structure(
+    result: Mapping[str, Any], lines: Sequence[Line], page_width: int
+) -> PageStructure:
+    """Blocks, markdown and text of one page from its OCR result (with
+    ``layout_det_res`` and ``table_res_list``) and its lines."""
+    regions = regions_of(result, lines)
+    heights = [ln.height for ln in lines] or [10.0]
+    body_height = statistics.median(heights)
+    order = order_regions(regions, body_height)
+    blocks, markdown, text, line_order = [], [], [], []
+    figures: dict[str, tuple[float, float, float, float]] = {}
+    ordered_blocks = 0
+    for position, k in enumerate(order):
+        region = regions[k]
+        rows = _row_texts(region.lines)
+        label = _block_label(region, rows)
+        line_order.extend(line.index for line in region.lines)
+        content = "\n".join(rows)
+        part = None
+        if label == "table" and region.table is not None:
+            content = table_html(region.table, region.lines)
+            rows = table_rows(content) or rows
+            part = content or None
+        elif label == "image":
+            name = _image_name(region.box)
+            figures[name] = region.box
+            share = round(100 * (region.box[2] - region.box[0]) / max(1, page_width))
+            part = (
+                f'<div style="text-align: center;"><img src="{name}" alt="Image" '
+                f'width="{max(1, min(100, share))}%" /></div>'
+            )
+            content = ""
+        elif label == "paragraph_title":
+            title = " ".join(rows)
+            height = statistics.mean(ln.height for ln in region.lines)
+            level = heading_level(title, height, body_height)
+            label = "doc_title" if level == 1 else label
+            part = "#" * level + " " + title
+            content = title
+        elif label not in FURNITURE and region.lines:
+            part = page_markdown(list(region.lines)).strip()
+        if part:
+            markdown.append(part)
+        text.extend(rows)
+        blocks.append(
+            {
+                "block_label": label,
+                "block_content": content,
+                "block_bbox": [round(v, 1) for v in region.box],
+                "block_id": position,
+                "block_order": None if label in FURNITURE else ordered_blocks,
+            }
+        )
+        ordered_blocks += label not in FURNITURE
+    return PageStructure(
+        blocks=blocks,
+        markdown="\n\n".join(markdown) + "\n" if markdown else "",
+        text="\n".join(text),
+        order=line_order,
+        figures=figures,
+    )
