@@ -272,9 +272,9 @@ def main() -> None:
     with_engine = args.systems == "all" or "engine" in args.systems.split(",")
     systems = {}
     for name, overrides in variants:
-        handler = PPOCRv5ModelHandler(
-            load_config(None, ["ocr.isolate=false", *overrides]).ocr, "eval"
-        )
+        config = load_config(None, ["ocr.isolate=false", *overrides])
+        structure = config.structure.settings() if config.route == "structure" else None
+        handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
         systems[name] = (handler, handler.load_model())
     # The baseline: PaddleOCR's defaults, no orientation step of any kind.
     plain = load_config(
@@ -303,13 +303,13 @@ def main() -> None:
                     out = raw.ocr(item["image"])
                 seconds[item["set"], "engine"] += t.seconds
                 texts = "\n".join(out.result.get("rec_texts", []))
-                row["engine"] = _score(item["truth"], texts)
+                row["engine"] = {**_score(item["truth"], texts), "s": t.seconds}
             page = PageImage("e", item["name"], 0, 1, *item["size"], item["image"])
             for name, (handler, model) in systems.items():
                 with Timer() as t:
                     [result] = handler.run_inference([page], model)
                 seconds[item["set"], name] += t.seconds
-                row[name] = _score(item["truth"], result.text)
+                row[name] = {**_score(item["truth"], result.text), "s": t.seconds}
                 if name == "ocrbeam":
                     row["angle_detected"] = result.orientation_deg
             rows.append(row)
@@ -325,6 +325,11 @@ def main() -> None:
                         sum(r[system][metric] for r in chosen) / len(chosen), 4
                     )
                     for metric in METRICS
+                }
+                | {
+                    "s_per_page": round(
+                        sum(r[system]["s"] for r in chosen) / len(chosen), 3
+                    )
                 }
                 for system in names
             }
@@ -376,6 +381,9 @@ def _print_table(rows, groups, s_per_page, names) -> None:
     for set_name, per_system in s_per_page.items():
         cells = " ".join(f"{per_system[n]:>{width}.2f}" for n in names)
         print(f"{'s/page ' + set_name:<20} {cells}")
+    for kind, g in groups.items():
+        cells = " ".join(f"{g[n]['s_per_page']:>{width}.2f}" for n in names)
+        print(f"{'s/page ' + kind:<20} {cells}")
 
 
 if __name__ == "__main__":

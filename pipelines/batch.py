@@ -201,12 +201,16 @@ class RunOutcome:
 
 
 def _check_model_dirs(config: PipelineConfig) -> None:
-    """ocr.lang / ocr.ocrVersion against the model dirs this machine has (the
-    workers check them all as they load the models)."""
+    """ocr.lang / ocr.ocrVersion, and the VL models' names, against the model
+    dirs this machine has (the workers check them all as they load the
+    models)."""
     from ocrbeam.engines.languages import check_models
+    from ocrbeam.engines.vl import check_model_dirs
 
     try:
         check_models(config.ocr, only_present=True)
+        if config.route == "vl":
+            check_model_dirs(config.vl, only_present=True)
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
 

@@ -422,3 +422,78 @@ def test_handler_arguments_are_paddleocrs_own():
     shared = PaddleOCRVLModelHandler(gpu.vl, gpu.fingerprint())
     assert shared.share_model_across_processes() and shared.model_copies() == 2
     assert not handler.share_model_across_processes()
+
+
+def _model_folder(path, model_name):
+    path.mkdir(parents=True)
+    (path / "inference.yml").write_text(f"Global:\n  model_name: {model_name}\n")
+    return str(path)
+
+
+def test_the_default_names_the_models_the_readme_names():
+    """PaddleOCR-VL 0.9B with PP-DocLayoutV2 (pipeline v1), passed to
+    PaddleOCRVL by name so that PaddleX checks each folder too."""
+    config = load_config(None, ["route=vl", "vl.backend=remote",
+                                "vl.remoteUrl=http://x"]).vl  # fmt: skip
+    assert config.pipeline_version == "v1"
+    native = load_config(
+        None, ["route=vl", "vl.layoutDetectionModelDir=/m/l", "vl.vlRecModelDir=/m/r"]
+    ).vl
+    kwargs = PaddleOCRVLModelHandler(native, "h").engine_settings().pipeline_kwargs
+    assert kwargs["pipeline_version"] == "v1"
+    assert kwargs["layout_detection_model_name"] == "PP-DocLayoutV2"
+    assert kwargs["vl_rec_model_name"] == "PaddleOCR-VL-0.9B"
+    assert PaddleOCRVLModelHandler(native, "h").model_name == "PaddleOCR-VL-0.9B"
+    v16 = load_config(None, ["route=vl", "vl.pipelineVersion=v1.6",
+                             "vl.layoutDetectionModelDir=/m/l",
+                             "vl.vlRecModelDir=/m/r"]).vl  # fmt: skip
+    assert v16.model_names() == {
+        "layout_detection_model_name": "PP-DocLayoutV3",
+        "vl_rec_model_name": "PaddleOCR-VL-1.6-0.9B",
+    }
+
+
+def test_shipped_vl_configs_name_their_models():
+    from pathlib import Path
+
+    configs = Path(__file__).parent.parent / "configs"
+    vllm = load_config(str(configs / "vl-vllm.yaml")).vl
+    assert vllm.layout_detection_model_name == "PP-DocLayoutV2"
+    assert vllm.vl_rec_model_name == "PaddleOCR-VL-0.9B"
+    assert vllm.model_names() == {
+        "layout_detection_model_name": "PP-DocLayoutV2",
+        "vl_rec_model_name": "PaddleOCR-VL-0.9B",
+    }
+
+
+def test_a_model_folder_holding_another_model_is_refused(tmp_path):
+    """The folder's inference.yml against the name the config loads, without
+    the weights: a PP-DocLayoutV3 folder under pipeline v1 is refused with
+    the key to set; the matching version is accepted."""
+    from ocrbeam.engines.vl import check_model_dirs
+
+    v3 = _model_folder(tmp_path / "layout", "PP-DocLayoutV3")
+    rec = _model_folder(tmp_path / "rec", "PaddleOCR-VL-1.6-0.9B")
+    dirs = [f"vl.layoutDetectionModelDir={v3}", f"vl.vlRecModelDir={rec}"]
+    wrong = load_config(None, ["route=vl", *dirs]).vl
+    with pytest.raises(ValueError, match="holds PP-DocLayoutV3, but "
+                       "vl.pipelineVersion=v1 loads PP-DocLayoutV2"):  # fmt: skip
+        check_model_dirs(wrong)
+    with pytest.raises(ValueError, match="holds PP-DocLayoutV3"):
+        PaddleOCRVLModelHandler(wrong, "h").engine_settings()
+    check_model_dirs(
+        load_config(None, ["route=vl", "vl.pipelineVersion=v1.6", *dirs]).vl
+    )
+    nameless = tmp_path / "nameless"
+    nameless.mkdir()
+    unnamed = load_config(
+        None, ["route=vl", f"vl.layoutDetectionModelDir={nameless}",
+               f"vl.vlRecModelDir={rec}", "vl.pipelineVersion=v1.6"]
+    ).vl  # fmt: skip
+    with pytest.raises(ValueError, match="no inference.yml naming its model"):
+        check_model_dirs(unnamed)
+    # Folders this machine lacks are left to the workers (the launcher's check).
+    elsewhere = load_config(
+        None, ["route=vl", "vl.layoutDetectionModelDir=/no/l", "vl.vlRecModelDir=/no/r"]
+    ).vl
+    check_model_dirs(elsewhere, only_present=True)

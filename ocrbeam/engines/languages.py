@@ -58,7 +58,9 @@ def reads(model_name: str) -> Optional[tuple[str, set[str]]]:
     return version, groups.get(version, _UNPREFIXED_BEFORE_V5)
 
 
-def _model_name(model_dir: str) -> Optional[str]:
+def model_name_in(model_dir: str) -> Optional[str]:
+    """The model a PaddleX model folder holds (its inference.yml's
+    ``Global.model_name``); None when it does not say."""
     import yaml
 
     path = Path(model_dir) / "inference.yml"
@@ -87,7 +89,7 @@ def check_models(config: PPOCRv5Config, only_present: bool = False) -> None:
     for key, model_dir in dirs.items():
         if not model_dir or (only_present and not Path(model_dir).is_dir()):
             continue
-        name = _model_name(model_dir)
+        name = model_name_in(model_dir)
         if name is None:
             raise ValueError(
                 f"ocr.{key}={model_dir} has no inference.yml naming its model, "

@@ -39,7 +39,9 @@ class VLSettings:
     def from_config(cls, config: PaddleOCRVLConfig) -> VLSettings:
         from ocrbeam.transforms.config import values_with
 
-        pipeline = values_with(config, "pipeline")
+        # A folder this machine lacks is PaddleX's to report as it loads.
+        check_model_dirs(config, only_present=True)
+        pipeline = {**values_with(config, "pipeline"), **config.model_names()}
         if config.backend != "native":
             pipeline["vl_rec_backend"] = config.backend
         return cls(
@@ -50,6 +52,47 @@ class VLSettings:
                 "show_formula_number": config.show_formula_number,
             },
         )
+
+
+def check_model_dirs(config: PaddleOCRVLConfig, only_present: bool = False) -> None:
+    """Refuse a layout or VL model folder that holds another model than the
+    config loads (PaddleX would stop at load time with a less clear message).
+
+    ``only_present``: skip folders this machine does not have (the launcher
+    checks what it can; the workers check all as they load).
+
+    Raises:
+        ValueError: one line naming the key, the folder and both models.
+    """
+    from pathlib import Path
+
+    from pydantic.alias_generators import to_camel
+
+    from .languages import model_name_in
+
+    if config.backend == "remote":
+        return
+    names = config.model_names()
+    for dir_field, name_field in (
+        ("layout_detection_model_dir", "layout_detection_model_name"),
+        ("vl_rec_model_dir", "vl_rec_model_name"),
+    ):
+        model_dir = getattr(config, dir_field)
+        if not model_dir or (only_present and not Path(model_dir).is_dir()):
+            continue
+        found, expected = model_name_in(model_dir), names[name_field]
+        if found is None:
+            raise ValueError(
+                f"vl.{to_camel(dir_field)}={model_dir} has no inference.yml naming "
+                f"its model (expected {expected})"
+            )
+        if found != expected:
+            raise ValueError(
+                f"vl.{to_camel(dir_field)}={model_dir} holds {found}, but "
+                f"vl.pipelineVersion={config.pipeline_version} loads {expected}: "
+                f"set vl.{to_camel(name_field)}={found} or the pipelineVersion "
+                "that loads it"
+            )
 
 
 def image_bytes(value: Any, fetch: Optional[Callable[[str], bytes]] = None):

@@ -22,6 +22,16 @@ def _results_fields(section: BaseModel) -> dict[str, Any]:
     return section.model_dump(exclude=set(fields_with(type(section), "operational")))
 
 
+def _vl_results_fields(vl: PaddleOCRVLConfig) -> dict[str, Any]:
+    fields = _results_fields(vl)
+    if vl.backend == "remote":
+        # The service picks its models, whatever pipelineVersion says (it is
+        # refused with backend=remote); hash the value 0.1.0 hashed, so that
+        # reruns continue outputs written then.
+        fields["pipeline_version"] = "v1.6"
+    return fields
+
+
 class PipelineConfig(Section):
     """The whole ocrbeam configuration."""
 
@@ -100,7 +110,7 @@ class PipelineConfig(Section):
         """A short hash of everything that changes page results: the
         ``config_hash`` of every row, by which reruns find finished pages."""
         engine = (
-            {"vl": _results_fields(self.vl)}
+            {"vl": _vl_results_fields(self.vl)}
             if self.route == "vl"
             else {"ocr": _results_fields(self.ocr)}
         )

@@ -39,6 +39,15 @@ _SERVER = (
 )
 
 
+#: The layout and VL models each PaddleOCRVL pipeline version loads (PaddleX
+#: 3.7's pipeline configs PaddleOCR-VL, -1.5 and -1.6).
+PIPELINE_MODELS = {
+    "v1": ("PP-DocLayoutV2", "PaddleOCR-VL-0.9B"),
+    "v1.5": ("PP-DocLayoutV3", "PaddleOCR-VL-1.5-0.9B"),
+    "v1.6": ("PP-DocLayoutV3", "PaddleOCR-VL-1.6-0.9B"),
+}
+
+
 class PaddleOCRVLConfig(RemoteSettings):
     """PaddleOCR-VL document parsing (``route: vl``): the service's
     ``POST /layout-parsing`` parameters, plus where the models come from.
@@ -62,14 +71,19 @@ class PaddleOCRVLConfig(RemoteSettings):
         description="'cpu', or 'gpu' / 'gpu:N'.",
         json_schema_extra=roles("pipeline"),
     )
-    pipeline_version: str = Field(
-        "v1.6",
-        description="PaddleOCRVL pipeline version (paddleocr's default).",
+    pipeline_version: Literal["v1", "v1.5", "v1.6"] = Field(
+        "v1",
+        description="PaddleOCRVL pipeline version, which names the models it "
+        "loads: v1 PP-DocLayoutV2 + PaddleOCR-VL-0.9B (layout threshold 0.5); "
+        "v1.5 and v1.6 PP-DocLayoutV3 + PaddleOCR-VL-1.5-0.9B / -1.6-0.9B "
+        "(layout threshold 0.3). paddleocr 3.7's own default is v1.6.",
         json_schema_extra=roles("pipeline"),
     )
     layout_detection_model_name: Optional[str] = Field(
         None,
-        description="Layout model name (PP-DocLayoutV2 family).",
+        description="Layout model name; null: the pipeline version's "
+        "(PP-DocLayoutV2 for v1). Checked against layoutDetectionModelDir's "
+        "inference.yml.",
         json_schema_extra=roles("pipeline"),
     )
     layout_detection_model_dir: Optional[str] = Field(
@@ -80,7 +94,8 @@ class PaddleOCRVLConfig(RemoteSettings):
     )
     vl_rec_model_name: Optional[str] = Field(
         None,
-        description="VL recognition model name (PaddleOCR-VL-0.9B...).",
+        description="VL recognition model name; null: the pipeline version's "
+        "(PaddleOCR-VL-0.9B for v1). Checked against vlRecModelDir's inference.yml.",
         json_schema_extra=roles("pipeline"),
     )
     vl_rec_model_dir: Optional[str] = Field(
@@ -270,6 +285,15 @@ class PaddleOCRVLConfig(RemoteSettings):
         if self.prompt_label and self.use_layout_detection is not False:
             raise ValueError("promptLabel only applies with useLayoutDetection=false")
         return self
+
+    def model_names(self) -> dict[str, str]:
+        """``{name field: model name}`` of the layout and VL models this
+        config loads: the configured names, else the pipeline version's."""
+        layout, vl_rec = PIPELINE_MODELS[self.pipeline_version]
+        return {
+            "layout_detection_model_name": self.layout_detection_model_name or layout,
+            "vl_rec_model_name": self.vl_rec_model_name or vl_rec,
+        }
 
     def missing_model_dirs(self) -> list[str]:
         """The model directory settings this backend needs and lacks."""

@@ -64,7 +64,9 @@ class PaddleOCRVLModelHandler(PageModelHandler):
 
     @property
     def model_name(self) -> str:
-        return self._config.vl_rec_model_name or "PaddleOCR-VL"
+        if self._config.backend == "remote":
+            return self._config.vl_rec_model_name or "PaddleOCR-VL"
+        return self._config.model_names()["vl_rec_model_name"]
 
     def _fetch(self, url: str) -> bytes:
         """Images the hosted service returns as URLs: fetched once, kept."""
