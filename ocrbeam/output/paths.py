@@ -6,7 +6,7 @@
     jsonl/pages/  jsonl/errors/               the same rows as JSON lines
     markdown/<stem>/page-00003.md             one markdown file per page
     documents/markdown/<stem>.md              one markdown file per document
-    images/<stem>/p00003/imgs/<file>.jpg      figures cut out by route vl
+    images/<stem>/p00003/imgs/<file>.jpg      figures cut out by routes structure, vl
     visualize/<stem>/page-00003.jpg           pages with their boxes drawn
 
 ``<stem>`` is ``<file name without extension>-<doc_id[:12]>``.  Page and
