@@ -308,6 +308,7 @@ def main() -> None:
             for name, (handler, model) in systems.items():
                 with Timer() as t:
                     [result] = handler.run_inference([page], model)
+                result = getattr(result, "row", result)  # with cut-out figures
                 seconds[item["set"], name] += t.seconds
                 row[name] = {**_score(item["truth"], result.text), "s": t.seconds}
                 if name == "ocrbeam":

@@ -216,12 +216,7 @@ def _wrap(words: list[str], family: str, pixels: int, width: float) -> list[list
 
 def _text_page(rng, recipe: _Recipe, dpi: int, points: tuple[float, float]):
     """Paragraphs of wrapped text: ``(image, truth lines)``."""
-    from PIL import Image, ImageDraw
-
-    width, height = round(8.27 * dpi), round(11.69 * dpi)
-    margin = round(0.8 * dpi)
-    image = Image.new("RGB", (width, height), (250, 248, 242))
-    draw = ImageDraw.Draw(image)
+    image, draw, width, height, margin = _paper(dpi)
     truth, y = [], margin
     while True:
         family = rng.choice(recipe.faces)
@@ -246,14 +241,18 @@ def _cell_name(rng, recipe: _Recipe) -> str:
     )
 
 
-def _table_page(rng, recipe: _Recipe, dpi: int):
-    """A ruled table of dense cells: ``(image, truth rows)``."""
+def _paper(dpi: int):
+    """An A4 sheet of off-white paper: ``(image, draw, width, height, margin)``."""
     from PIL import Image, ImageDraw
 
     width, height = round(8.27 * dpi), round(11.69 * dpi)
-    margin = round(0.8 * dpi)
     image = Image.new("RGB", (width, height), (250, 248, 242))
-    draw = ImageDraw.Draw(image)
+    return image, ImageDraw.Draw(image), width, height, round(0.8 * dpi)
+
+
+def _table_page(rng, recipe: _Recipe, dpi: int):
+    """A ruled table of dense cells: ``(image, truth rows)``."""
+    image, draw, width, height, margin = _paper(dpi)
     pixels = round(rng.uniform(7.5, 9) * dpi / 72)
     header = ["Name", "Type", "Default", "Description"]
     columns = [0.24, 0.2, 0.16, 0.4]
@@ -371,12 +370,7 @@ def _pages(
 
 def _listing_page(rng, recipe: _Recipe, dpi: int):
     """A configuration listing in a monospaced face: ``(image, truth lines)``."""
-    from PIL import Image, ImageDraw
-
-    width, height = round(8.27 * dpi), round(11.69 * dpi)
-    margin = round(0.8 * dpi)
-    image = Image.new("RGB", (width, height), (250, 248, 242))
-    draw = ImageDraw.Draw(image)
+    image, draw, width, height, margin = _paper(dpi)
     pixels = round(rng.uniform(8, 10) * dpi / 72)
     font = _font(recipe.mono, "regular", pixels)
     truth, y = [], margin

@@ -29,7 +29,7 @@ from typing import Any, Optional
 from ocrbeam.engines.ppocrv5 import prune_result
 from ocrbeam.engines.vl import image_bytes
 from ocrbeam.output.paths import MARKDOWN_TO_OUTPUT
-from ocrbeam.text.lines import lines_from_result, mean_score
+from ocrbeam.text.lines import Line, lines_from_result, mean_score
 from ocrbeam.text.markdown import page_markdown, page_text
 from ocrbeam.text.order import reading_order
 from ocrbeam.text.structure import page_structure
@@ -61,39 +61,22 @@ def to_page_result(
     lines = [engine_lines[i] for i in order]
     # The engine's own lists stay untouched; the order is added beside them.
     pruned["reading_order"] = [line.index for line in lines]
-    return PageResult(
-        doc_id=page.doc_id,
-        source_uri=page.source_uri,
-        page_index=page.page_index,
-        page_count=page.page_count,
-        width=page.width,
-        height=page.height,
-        engine=engine,
-        model=model,
-        text=page_text(lines),
-        markdown=page_markdown(lines),
-        result_json=json.dumps(pruned, ensure_ascii=False, separators=(",", ":")),
-        line_count=len(lines),
-        mean_score=mean_score(lines),
-        elapsed_ms=round(elapsed_ms, 3),
-        config_hash=config_hash,
-        orientation_deg=orientation_deg,
-        route=route,
-    )
+    return _row(
+        page, pruned, lines, page_text(lines), page_markdown(lines),
+        engine=engine, model=model, elapsed_ms=elapsed_ms,
+        config_hash=config_hash, orientation_deg=orientation_deg, route=route,
+    )  # fmt: skip
 
 
 def structure_page_result(
     page: PageImage,
     raw_result: Mapping[str, Any],
-    *,
-    engine: str,
-    model: str,
-    elapsed_ms: float,
-    config_hash: str,
-    orientation_deg: Optional[int] = None,
+    **meta: Any,
 ) -> tuple[PageResult, dict[str, tuple[float, float, float, float]]]:
     """The row of a page read with its layout (``route: structure``) and its
-    figures (relative image path -> box in the page as OCR'd).
+    figures (relative image path -> box in the page as OCR'd); ``meta`` as
+    for :func:`to_page_result` (engine, model, elapsed_ms, config_hash,
+    orientation_deg).
 
     ``result_json`` is the OCR result with ``layout_det_res``,
     ``table_res_list``, ``parsing_res_list`` (PaddleOCR-VL's block shape) and
@@ -103,7 +86,28 @@ def structure_page_result(
     structure = page_structure(pruned, lines, page.width)
     pruned["parsing_res_list"] = structure.blocks
     pruned["reading_order"] = structure.order
-    row = PageResult(
+    row = _row(
+        page, pruned, lines, structure.text, structure.markdown,
+        route="structure", **meta,
+    )  # fmt: skip
+    return row, structure.figures
+
+
+def _row(
+    page: PageImage,
+    pruned: dict[str, Any],
+    lines: Sequence[Line],
+    text: str,
+    markdown: str,
+    *,
+    engine: str,
+    model: str,
+    elapsed_ms: float,
+    config_hash: str,
+    orientation_deg: Optional[int] = None,
+    route: str,
+) -> PageResult:
+    return PageResult(
         doc_id=page.doc_id,
         source_uri=page.source_uri,
         page_index=page.page_index,
@@ -112,17 +116,16 @@ def structure_page_result(
         height=page.height,
         engine=engine,
         model=model,
-        text=structure.text,
-        markdown=structure.markdown,
+        text=text,
+        markdown=markdown,
         result_json=json.dumps(pruned, ensure_ascii=False, separators=(",", ":")),
         line_count=len(lines),
         mean_score=mean_score(lines),
         elapsed_ms=round(elapsed_ms, 3),
         config_hash=config_hash,
         orientation_deg=orientation_deg,
-        route="structure",
+        route=route,
     )
-    return row, structure.figures
 
 
 def text_layer_result(
