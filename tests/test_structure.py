@@ -25,6 +25,7 @@ from ocrbeam.text.structure import (
     assign_lines,
     heading_level,
     order_regions,
+    resolve_overlaps,
     rows_of,
     table_html,
     table_rows,
@@ -44,6 +45,31 @@ def test_each_line_goes_to_the_region_holding_most_of_it():
     # Held fully by both: the smaller (inner) region wins; b only by outer.
     assert assign_lines(lines, [outer, inner]) == [1, 0]
     assert assign_lines(lines, [(400, 400, 500, 500)]) == [-1, -1]
+
+
+def _box(label, coordinate, score=0.9):
+    return {"label": label, "coordinate": list(coordinate), "score": score}
+
+
+def test_overlapping_regions_are_resolved_before_lines_are_assigned():
+    """The layout model suppresses overlaps per class only: a paragraph found
+    as text and as reference keeps its better-scored region; a page-sized
+    text region around paragraphs keeps them as one block; a text region
+    around a table gives way to the table."""
+    same_text = _box("text", (100, 100, 900, 300), 0.8)
+    same_ref = _box("reference", (102, 104, 905, 298), 0.6)
+    assert [r["label"] for r in resolve_overlaps([same_ref, same_text])] == ["text"]
+
+    page = _box("reference", (50, 50, 1000, 1500), 0.9)
+    paragraphs = [
+        _box("text", (60, 60 + 300 * i, 990, 300 + 300 * i), 0.7) for i in range(3)
+    ]
+    assert resolve_overlaps([*paragraphs, page]) == [page]
+
+    around = _box("text", (50, 50, 1000, 1500), 0.9)
+    table = _box("table", (100, 600, 900, 900), 0.8)
+    title = _box("title", (100, 60, 900, 100), 0.8)
+    assert resolve_overlaps([around, table, title]) == [table, title]
 
 
 def _region(label, box):

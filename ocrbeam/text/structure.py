@@ -62,6 +62,68 @@ class Region(NamedTuple):
     table: Optional[Mapping[str, Any]] = None  # table_res_list entry
 
 
+# -- overlapping regions ------------------------------------------------------
+
+#: Regions that hold running text, and may swallow each other.
+_TEXT_LIKE = {"text", "reference"}
+
+
+def _inter(a: Sequence[float], b: Sequence[float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def resolve_overlaps(regions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The layout model's regions without duplicates and nesting.
+
+    The model suppresses overlaps within a class only: the same paragraph
+    often comes back as ``text`` and as ``reference``, and a region the size
+    of the page around the paragraphs it also found.  Read as they are, such
+    regions split paragraphs and scramble the order.  So:
+
+    * two regions that are mostly the same box (intersection over the smaller
+      at least 0.8, areas within 1.5x): the better scored one stays;
+    * a text-like region (text, reference) around others: when they are all
+      text-like the container stays and they go (its lines read as one
+      block); when one is a table, figure, title or caption, the container
+      goes (its other lines become paragraphs of their own).
+    """
+    keep = sorted(regions, key=lambda r: -float(r.get("score") or 0.0))
+    boxes = {id(r): r["coordinate"] for r in keep}
+    kept: list[Mapping[str, Any]] = []
+    for region in keep:
+        box = boxes[id(region)]
+        duplicate = any(
+            _inter(box, boxes[id(o)]) >= 0.8 * min(_area(box), _area(boxes[id(o)]))
+            and max(_area(box), _area(boxes[id(o)]))
+            <= 1.5 * min(_area(box), _area(boxes[id(o)]))
+            for o in kept
+        )
+        if not duplicate:
+            kept.append(region)
+    dropped: set[int] = set()
+    for outer in kept:
+        if outer["label"] not in _TEXT_LIKE:
+            continue
+        box = boxes[id(outer)]
+        inner = [
+            o
+            for o in kept
+            if o is not outer
+            and id(o) not in dropped
+            and _inter(box, boxes[id(o)]) >= 0.8 * _area(boxes[id(o)])
+            and _area(boxes[id(o)]) < _area(box)
+        ]
+        if not inner:
+            continue
+        if all(o["label"] in _TEXT_LIKE for o in inner):
+            dropped.update(id(o) for o in inner)
+        else:
+            dropped.add(id(outer))
+    return [r for r in kept if id(r) not in dropped]
+
+
 # -- lines to regions -----------------------------------------------------------
 
 
@@ -266,7 +328,7 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
     paragraphs of their own (``text``)."""
     from .markdown import group_paragraphs
 
-    layout = (result.get("layout_det_res") or {}).get("boxes") or []
+    layout = resolve_overlaps((result.get("layout_det_res") or {}).get("boxes") or [])
     boxes = [tuple(float(v) for v in r["coordinate"][:4]) for r in layout]
     owners = assign_lines(lines, boxes)
     tables = {

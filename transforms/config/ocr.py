@@ -167,8 +167,9 @@ class PPOCRv5Config(RemoteSettings):
         description="Bundled recogniser on the onnxruntime backend: fp32 (the "
         "original, affine ops folded: the default) or int8, the speed profile "
         "(convolutions statically quantised, the character classifier "
-        "dynamically quantised, hard-swish activations on uint8): about 1.2x "
-        "faster OCR on CPU for about one word in a hundred fewer read right on "
+        "dynamically quantised, hard-swish activations on uint8): about 1.15x "
+        "the pages per second on CPU for about one word in a hundred fewer read "
+        "right on "
         "scanned pages (bench/README.md). On x86 CPUs without VNNI, where int8 "
         "products can saturate, int8 logs a warning and runs fp32. "
         "Ignored with textRecognitionModelDir or the paddle backend.",
