@@ -40,8 +40,8 @@ outputs:
   OUT/documents/markdown/NAME-DOCID.md   the whole document as markdown
   OUT/jsonl/{pages,errors}/*.jsonl   the same rows as JSON lines (sink.jsonl)
   OUT/markdown/NAME-DOCID/page-00000.md   one file per page (sink.markdownFiles)
-  OUT/images/NAME-DOCID/p00000/...   figures cut out by routes structure and vl (linked from
-                         the markdown)
+  OUT/images/NAME-DOCID/p00000/...   figures cut out by routes structure and vl
+                         (linked from the markdown)
   OUT/visualize/NAME-DOCID/page-00000.jpg   pages with boxes drawn (visualize)
 
 reruns:

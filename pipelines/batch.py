@@ -258,20 +258,45 @@ def run(
         )
 
 
-def _other_precision_hint(config, existing: set[str]) -> str:
-    """How to continue an output written with the other recogniser precision
-    (int8 was the default before 0.2.0)."""
-    ocr = config.ocr
-    other = "int8" if ocr.text_recognition_precision == "fp32" else "fp32"
-    flipped = config.model_copy(
-        update={"ocr": ocr.model_copy(update={"text_recognition_precision": other})}
-    )
-    if flipped.fingerprint() not in existing:
-        return ""
-    return (
-        f"; it was written with ocr.textRecognitionPrecision={other}: add "
-        f"--set ocr.textRecognitionPrecision={other} to continue it"
-    )
+#: Settings whose defaults changed: 0.2.0 reads with fp32 (int8 before) and
+#: with the layout and table models (route structure; route ocr before).
+_EARLIER_DEFAULTS = (
+    ("ocr.textRecognitionPrecision=int8",),
+    ("ocr.textRecognitionPrecision=fp32",),
+    ("route=ocr",),
+    ("route=ocr", "ocr.textRecognitionPrecision=int8"),
+    ("structure.auto=false",),
+    ("structure.auto=false", "ocr.textRecognitionPrecision=int8"),
+)
+
+
+def _continuation_hint(config: PipelineConfig, existing: set[str]) -> str:
+    """How to continue an output written with an earlier default (int8 before
+    0.2.0; route ocr, or route auto without structure, before 0.2.0)."""
+    tree = config.model_dump(by_alias=True, exclude_unset=True)
+    for overrides in _EARLIER_DEFAULTS:
+        try:
+            other = load_config(None, [*_flatten(tree), *overrides])
+        except ConfigError:
+            continue
+        if other != config and other.fingerprint() in existing:
+            sets = " ".join(f"--set {item}" for item in overrides)
+            written = ", ".join(overrides)
+            return f"; it was written with {written}: add {sets} to continue it"
+    return ""
+
+
+def _flatten(tree: dict, prefix: str = "") -> list[str]:
+    """``key=value`` overrides (YAML values) that rebuild ``tree``."""
+    import json
+
+    items = []
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            items.extend(_flatten(value, f"{prefix}{key}."))
+        else:
+            items.append(f"{prefix}{key}={json.dumps(value)}")
+    return items
 
 
 def _run_holding_the_lease(
@@ -287,7 +312,7 @@ def _run_holding_the_lease(
             f"({', '.join(sorted(existing - {fingerprint}))}; this one is "
             f"{fingerprint}): rerun with --force to redo everything with this "
             "configuration, or choose another --output"
-            + _other_precision_hint(config, existing)
+            + _continuation_hint(config, existing)
         )
 
     plan = plan_run(options, ours.workers, config, own_pipeline=test_pipeline is None)

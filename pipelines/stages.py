@@ -50,9 +50,7 @@ def page_handler(
         fail_fast=config.fail_fast,
         cpu_threads=cpu_threads,
         engine_pool=engine_pool,
-        structure=(
-            config.structure.settings() if config.route == "structure" else None
-        ),
+        structure=config.structure.settings() if config.structure_pages else None,
     )
 
 

@@ -179,3 +179,9 @@ def test_another_config_needs_force_and_force_redoes_everything(tmp_path, capsys
     assert run("--set", "ocr.textDetThresh=0.35", "--force") == 0
     rows = accounting.read_table(str(out), "pages", ["config_hash", "page_index"])
     assert len(rows) == 1  # the old row was replaced, not duplicated
+    # Written with route ocr (the default before structure was): the default
+    # run says how to continue it.
+    out = tmp_path / "lines-only"
+    assert run("--set", "route=ocr") == 0
+    assert run() == 2
+    assert "add --set route=ocr to continue it" in capsys.readouterr().err

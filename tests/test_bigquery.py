@@ -117,8 +117,8 @@ def test_pages_and_dead_letters_land_in_bigquery(warehouse, tmp_path, method):
         ).result()
     )
     assert [(r.page_index, r.page_count, r.route) for r in pages] == [
-        (0, 2, "ocr"),
-        (1, 2, "ocr"),
+        (0, 2, "structure"),
+        (1, 2, "structure"),
     ]
     assert SENTENCES[0].split()[0] in pages[0].text
     errors = list(

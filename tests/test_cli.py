@@ -183,7 +183,7 @@ def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
         ("born-digital.pdf", 1, "text_layer"),
         ("born-digital.pdf", 2, "text_layer"),
         ("born-digital.pdf", 3, "text_layer"),
-        ("scan.png", 0, "ocr"),
+        ("scan.png", 0, "structure"),  # route auto OCRs with structure
     ]
     summary = json.loads((out / "_SUMMARY.json").read_text())
     assert summary["ok"] and summary["documents_done"] == 3

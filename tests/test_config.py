@@ -186,25 +186,31 @@ def test_cpu_yaml_is_the_default_and_cpu_int8_the_speed_profile():
 @pytest.mark.parametrize(
     ("overrides", "fingerprint"),
     [
-        # Values of ocrbeam 0.1.0 at fb934c9, whose default recogniser was
-        # int8: outputs written then must still be recognised by reruns with
-        # that setting (the fingerprint is every row's config_hash).
-        (["ocr.textRecognitionPrecision=int8"], "35eabc1e84294aa6"),
+        # Values of ocrbeam 0.1.0 at fb934c9, whose defaults were the int8
+        # recogniser and route ocr: outputs written then must still be
+        # recognised by reruns with those settings (the fingerprint is every
+        # row's config_hash).
+        (["ocr.textRecognitionPrecision=int8", "route=ocr"], "35eabc1e84294aa6"),
         (
-            ["ocr.backend=paddle", "ocr.textRecognitionPrecision=int8"],
+            ["ocr.backend=paddle", "ocr.textRecognitionPrecision=int8", "route=ocr"],
             "40c6e9411360f13e",
         ),
-        (["route=auto", "ocr.textRecognitionPrecision=int8"], "5e05c8c27434ae6b"),
+        (
+            ["route=auto", "structure.auto=false", "ocr.textRecognitionPrecision=int8"],
+            "5e05c8c27434ae6b",
+        ),
         (
             ["route=vl", "vl.backend=remote", "vl.remoteUrl=http://x"],
             "042828052b237a2a",
         ),
-        # 0.2.0: the fp32 recogniser by default.
-        ([], "df12cc92865b6500"),
+        # 9054e28: the fp32 recogniser by default, route ocr.
+        (["route=ocr"], "df12cc92865b6500"),
+        # 0.2.0: route structure by default.
+        ([], "d069b7e1e625bed6"),
         # Operational settings change how, not what: same fingerprint.
         (
             ["render.passwords=[a]", "ocr.cpuThreads=3", "ocr.isolate=false"],
-            "df12cc92865b6500",
+            "d069b7e1e625bed6",
         ),
     ],
 )
@@ -325,3 +331,20 @@ def test_ready_configs_with_a_few_keys_changed_still_load():
     cpu = str(Path(__file__).parent.parent / "configs" / "cpu.yaml")
     remote = load_config(cpu, ["ocr.backend=remote", "ocr.remoteUrl=http://svc"])
     assert remote.ocr.backend == "remote"
+
+
+def test_structure_is_the_default_route_where_ocrbeam_runs_the_ocr():
+    """Layout and tables by default (they cost a few percent: bench/README.md);
+    with a remote OCR service there is no engine of ocrbeam's to hold them,
+    so the default reads lines, and route auto's OCR'd pages likewise."""
+    default = load_config(None, [])
+    assert default.route == "structure" and default.structure_pages
+    remote = ["ocr.backend=remote", "ocr.remoteUrl=http://svc"]
+    assert load_config(None, remote).route == "ocr"
+    assert not load_config(None, [*remote, "route=auto"]).structure_pages
+    assert load_config(None, ["route=auto"]).structure_pages
+    assert not load_config(None, ["route=auto", "structure.auto=false"]).structure_pages
+    with pytest.raises(ConfigError, match="structure.tables has no effect"):
+        load_config(None, ["route=ocr", "structure.tables=false"])
+    with pytest.raises(ConfigError, match="structure.auto has no effect"):
+        load_config(None, ["structure.auto=false"])

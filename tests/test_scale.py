@@ -31,7 +31,8 @@ def test_ten_thousand_small_files_in_one_folder(tmp_path):
     assert summary.errors_by_type == {"unsupported_format": bad}
     rows = _rows(tmp_path / "out", "pages")
     routes = [r["route"] for r in rows]
-    assert routes.count("ocr") == texts and routes.count("blank") == pages - texts
+    assert routes.count("structure") == texts
+    assert routes.count("blank") == pages - texts
     assert len({(r["source_uri"], r["page_index"]) for r in rows}) == pages
     # Committed as the run went, in a lake-friendly number of files.
     files = list((tmp_path / "out" / "pages").glob("run-*.parquet"))
@@ -50,7 +51,7 @@ def test_a_two_thousand_page_pdf(tmp_path):
     assert outcome.summary.ok and outcome.summary.pages_done == 2000
     rows = _rows(tmp_path / "out", "pages")
     assert sorted(r["page_index"] for r in rows) == list(range(2000))
-    ocr = {r["page_index"]: r["text"] for r in rows if r["route"] == "ocr"}
+    ocr = {r["page_index"]: r["text"] for r in rows if r["route"] == "structure"}
     assert set(ocr) == text_pages
     assert all(SENTENCES[0].split()[0] in text for text in ocr.values())
     [document] = _rows(tmp_path / "out", "documents")

@@ -47,22 +47,49 @@ class PipelineConfig(Section):
     )
     structure: StructureConfig = Field(
         default_factory=StructureConfig,
-        description="Layout and table models (route: structure).",
+        description="Layout and table models (route: structure, and the pages "
+        "route auto OCRs).",
     )
-    route: Literal["ocr", "text_layer", "auto", "vl", "structure"] = Field(
-        "ocr",
-        description="ocr: OCR every page; text_layer: take PDF pages' text from "
-        "their own text layer (no OCR); auto: the text layer when it is present "
-        "and plausible, OCR otherwise; structure: OCR every page and find its "
+    route: Literal["structure", "ocr", "text_layer", "auto", "vl"] = Field(
+        "structure",
+        description="structure (the default): OCR every page and find its "
         "regions (titles, tables with their cells, figures, columns) with a "
-        "layout and a table model on CPU; vl: parse every page with PaddleOCR-VL "
-        "(layout, tables, formulas, markdown). The route taken is the row's route.",
+        "layout and a table model on CPU; ocr: OCR every page, lines and "
+        "paragraphs only (what structure means with ocr.backend=remote: the "
+        "models run in ocrbeam's own engine); text_layer: take "
+        "PDF pages' text from their own text layer (no OCR); auto: the text layer "
+        "when it is present and plausible, else OCR with structure "
+        "(structure.auto); vl: parse every page with PaddleOCR-VL (layout, "
+        "tables, formulas, markdown). The route taken is the row's route.",
     )
     on_error: Literal["dead_letter", "fail"] = Field(
         "dead_letter",
         description="dead_letter: a failing document or page becomes an errors/ "
         "row and the run goes on; fail: the first error fails the run.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_default(cls, data: Any) -> Any:
+        # The layout and table models run in ocrbeam's own OCR engine: with a
+        # remote one the default route (given or not: a written-out default
+        # config says structure) is plain OCR.
+        if not isinstance(data, dict) or data.get("route", "structure") != "structure":
+            return data
+        ocr = data.get("ocr")
+        backend = (
+            ocr.get("backend")
+            if isinstance(ocr, dict)
+            else getattr(ocr, "backend", None)
+        )
+        return {**data, "route": "ocr"} if backend == "remote" else data
+
+    @property
+    def structure_pages(self) -> bool:
+        """Whether OCR'd pages are read with the layout and table models."""
+        if self.route == "auto":
+            return self.structure.auto and self.ocr.backend != "remote"
+        return self.route == "structure"
 
     @model_validator(mode="after")
     def _check_route(self) -> PipelineConfig:
@@ -71,9 +98,13 @@ class PipelineConfig(Section):
         unused = []
         if self.route != "vl":
             unused.append((_changed_keys(self.vl, "vl."), "with route=vl"))
-        if self.route != "structure":
-            structure = _changed_keys(self.structure, "structure.")
-            unused.append((structure, "with route=structure"))
+        structure = _changed_keys(self.structure, "structure.")
+        if self.route == "auto":
+            structure = [k for k in structure if k != "structure.auto"]
+        elif self.route == "structure":
+            structure = [k for k in structure if k == "structure.auto"]
+        if not self.structure_pages or self.route == "structure":
+            unused.append((structure, "with route=structure or route=auto"))
         if not self.sink.bigquery.pages_table:
             bigquery = _changed_keys(self.sink.bigquery, "sink.bigquery.")
             unused.append((bigquery, "once sink.bigquery.pagesTable is set"))
@@ -83,12 +114,6 @@ class PipelineConfig(Section):
             for keys, when in unused
             if keys
         ]
-        if self.route == "structure" and self.ocr.backend == "remote":
-            problems.append(
-                "route=structure runs the layout and table models in the OCR "
-                "engine: it needs a local ocr.backend (onnxruntime or paddle), "
-                "not remote"
-            )
         if problems:
             raise ValueError("; ".join(problems))
         missing = self.vl.missing_model_dirs() if self.route == "vl" else []
@@ -114,7 +139,7 @@ class PipelineConfig(Section):
             if self.route == "vl"
             else {"ocr": _results_fields(self.ocr)}
         )
-        if self.route == "structure":
+        if self.structure_pages:
             engine["structure"] = _results_fields(self.structure)
         relevant = {
             "render": _results_fields(self.render),

