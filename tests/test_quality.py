@@ -1,3 +1,5 @@
+import pytest
+
 from ocrbeam.text.quality import (
     cer,
     edit_distance,
@@ -20,34 +22,11 @@ def test_cer_is_order_sensitive_and_word_f1_is_not():
     assert cer("", "") == 0.0 and cer("", "x") == 1.0
 
 
-def _dp_distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
-            )
-        previous = current
-    return previous[-1]
-
-
-def test_bit_parallel_distance_equals_the_textbook_one():
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-
-    @settings(max_examples=300, deadline=None)
-    @given(
-        st.text(alphabet="abcde ", max_size=40), st.text(alphabet="abcde ", max_size=40)
-    )
-    def check(a, b):
-        assert edit_distance(a, b) == _dp_distance(a, b)
-
-    check()
-
-
-def _dp_substring_distance(pattern: str, text: str) -> int:
-    previous = [0] * (len(text) + 1)  # a match may start anywhere in text
+def _dp(pattern: str, text: str, substring: bool) -> int:
+    """The textbook dynamic programme: edit distance, or (``substring``) the
+    distance of ``pattern`` to its best-matching stretch of ``text``."""
+    # A substring match may start anywhere in text, and end anywhere.
+    previous = [0] * (len(text) + 1) if substring else list(range(len(text) + 1))
     for i, cp in enumerate(pattern, 1):
         current = [i]
         for j, ct in enumerate(text, 1):
@@ -55,10 +34,13 @@ def _dp_substring_distance(pattern: str, text: str) -> int:
                 min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (cp != ct))
             )
         previous = current
-    return min(previous)  # ... and end anywhere
+    return min(previous) if substring else previous[-1]
 
 
-def test_bit_parallel_substring_distance_equals_the_textbook_one():
+@pytest.mark.parametrize(
+    ("fast", "substring"), [(edit_distance, False), (substring_distance, True)]
+)
+def test_bit_parallel_distances_equal_the_textbook_ones(fast, substring):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -67,7 +49,7 @@ def test_bit_parallel_substring_distance_equals_the_textbook_one():
         st.text(alphabet="abcde ", max_size=40), st.text(alphabet="abcde ", max_size=40)
     )
     def check(a, b):
-        assert substring_distance(a, b) == _dp_substring_distance(a, b)
+        assert fast(a, b) == _dp(a, b, substring)
 
     check()
 

@@ -91,6 +91,20 @@ def test_regions_read_column_by_column_even_where_paragraph_breaks_line_up():
     assert order_regions(regions, unit=20) == [6, 0, 1, 3, 2, 4, 5]
 
 
+def test_a_three_column_back_cover_reads_column_by_column():
+    """Three columns of short paragraphs at the same heights: read down each
+    column in turn, never line by line across."""
+    regions = [
+        _region("text", (x, y, x + 250, y + 120))
+        for y in (100, 260, 420)
+        for x in (50, 350, 650)
+    ]
+    order = order_regions(regions, unit=20)
+    columns = [[k for k in order if regions[k].box[0] == x] for x in (50, 350, 650)]
+    assert order == [k for column in columns for k in column]
+    assert all(len(column) == 3 for column in columns)
+
+
 def test_a_toc_entry_and_its_page_number_are_one_row():
     lines = [
         _line("1 Introduction", 100, 100, 400, 120),
