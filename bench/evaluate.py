@@ -212,6 +212,8 @@ def systems_to_compare(extra: list[tuple[str, list[str]]]):
     ]
     return [
         ("ocrbeam", []),
+        # Route ocr: lines and paragraphs only, no layout or table models.
+        ("ocrbeam_lines", ["route=ocr"]),
         # The other recogniser: what the speed profile costs or the default gains.
         (f"ocrbeam_{other}", [f"ocr.textRecognitionPrecision={other}"]),
         # Lines read at full width: what narrowing them costs.
@@ -244,7 +246,8 @@ def main() -> None:
         "--systems",
         default="all",
         help="comma-separated built-in systems to run (engine, ocrbeam, "
-        "ocrbeam_fp32 or ocrbeam_int8, ocrbeam_full_width, ocrbeam_every_line; "
+        "ocrbeam_lines (route ocr), ocrbeam_fp32 or ocrbeam_int8, "
+        "ocrbeam_full_width, ocrbeam_every_line; "
         "default all), besides every --variant: each system holds its models "
         "in memory, about 1.5 GB on the scanned pages",
     )

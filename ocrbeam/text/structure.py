@@ -141,10 +141,11 @@ def _area(box: Sequence[float]) -> float:
 
 
 def assign_lines(
-    lines: Sequence[Line], boxes: Sequence[Sequence[float]], min_share: float = 0.5
+    lines: Sequence[Line], boxes: Sequence[Sequence[float]], min_share: float = 0.3
 ) -> list[int]:
     """For each line, the index of the region holding most of it (at least
-    ``min_share``), or -1."""
+    ``min_share``: a line the detector drew across a narrow gutter still
+    goes to one of its columns), or -1."""
     owners = []
     for line in lines:
         best, best_key = -1, None
@@ -326,8 +327,6 @@ class PageStructure(NamedTuple):
 def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]:
     """The page's regions with their lines; lines in no region grouped into
     paragraphs of their own (``text``)."""
-    from .markdown import group_paragraphs
-
     layout = resolve_overlaps((result.get("layout_det_res") or {}).get("boxes") or [])
     boxes = [tuple(float(v) for v in r["coordinate"][:4]) for r in layout]
     owners = assign_lines(lines, boxes)
@@ -335,6 +334,14 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
         tuple(float(v) for v in t["block_bbox"][:4]): t
         for t in result.get("table_res_list") or []
     }
+    for k, (line, owner) in enumerate(zip(lines, owners, strict=True)):
+        if owner >= 0 and layout[owner]["label"] == "table":
+            # A table's cells hold only lines centred inside it (a caption
+            # just over its top edge would be dropped by the cell matcher).
+            box = boxes[owner]
+            cx, cy = (line.x1 + line.x2) / 2, (line.y1 + line.y2) / 2
+            if not (box[0] <= cx <= box[2] and box[1] <= cy <= box[3]):
+                owners[k] = -1
     regions = []
     for i, (region, box) in enumerate(zip(layout, boxes, strict=True)):
         held = [line for line, owner in zip(lines, owners, strict=True) if owner == i]
@@ -345,7 +352,7 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
     loose = [line for line, owner in zip(lines, owners, strict=True) if owner < 0]
     if loose:
         loose = [loose[k] for k in reading_order(loose)]
-        for paragraph in group_paragraphs(loose):
+        for paragraph in _stacks(loose):
             box = (
                 min(ln.x1 for ln in paragraph),
                 min(ln.y1 for ln in paragraph),
@@ -354,6 +361,23 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
             )
             regions.append(Region("text", box, tuple(paragraph)))
     return regions
+
+
+def _stacks(lines: Sequence[Line]) -> list[list[Line]]:
+    """Lines in reading order grouped into blocks of lines stacked one under
+    the other (overlapping horizontally, at most a line apart): unlike
+    paragraph grouping, never joins lines side by side across a gutter."""
+    stacks: list[list[Line]] = []
+    for line in lines:
+        if stacks:
+            prev = stacks[-1][-1]
+            below = prev.y2 - 0.3 * prev.height <= line.y1 <= prev.y2 + prev.height
+            overlap = min(prev.x2, line.x2) - max(prev.x1, line.x1) > 0
+            if below and overlap:
+                stacks[-1].append(line)
+                continue
+        stacks.append([line])
+    return stacks
 
 
 def _block_label(region: Region, rows: Sequence[str]) -> str:
