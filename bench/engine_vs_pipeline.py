@@ -9,8 +9,9 @@ Renders N pages from the real PDFs in tests/data to PNG, then, in one run:
    Both are timed twice: OCR only (the engine warm: the strictest
    comparison) and end to end (processes started, PaddleOCR imported, models
    loaded: what a script doing the same job pays, as the pipeline does);
-3. pipeline: ``ocrbeam run`` on the folder (the default local run: Beam in its
-   own process, a pool of one engine process per core), wall clock of the
+3. pipeline: ``ocrbeam run`` on the folder with ``route: ocr`` (the work the
+   direct engine does; the default local run otherwise: Beam in its own
+   process, a pool of one engine process per core), wall clock of the
    whole command, startup and model loads included; and again on the first
    ``--small`` pages, which gives the steady-state rate (extra pages / extra
    seconds: the fixed start and end cancel out) and the fixed cost;
@@ -321,6 +322,9 @@ def main() -> None:
         help="config overrides applied to both sides",
     )
     args = parser.parse_args()
+    # The direct engine reads lines; so does route ocr (route structure's
+    # layout and table models are timed by bench/structure_cost.py).
+    same_work = ["route=ocr", *args.overrides]
     small_n = args.small or max(2, args.pages // 4)
     n = cores()
     with tempfile.TemporaryDirectory() as tmp:
@@ -330,32 +334,32 @@ def main() -> None:
         small_folder.mkdir()
         for path in paths[:small_n]:
             (small_folder / path.name).write_bytes(path.read_bytes())
-        one = direct(paths, 1, args.overrides)
-        many = direct(paths, n, args.overrides) if n > 1 else one
+        one = direct(paths, 1, same_work)
+        many = direct(paths, n, same_work) if n > 1 else one
         best = max(one, many, key=lambda r: r["pages_per_s"])
         runs = {}
         for workers in [n] if args.no_scaling or n == 1 else [n, 1]:
             for name, src in (("large", folder), ("small", small_folder)):
                 out = Path(tmp) / f"out-{workers}-{name}"
-                runs[workers, name] = pipeline(src, out, args.overrides, workers)
+                runs[workers, name] = pipeline(src, out, same_work, workers)
         ab = {"true": [], "false": []}
         for i in range(args.ab_pairs):
             for shared in ab:
                 out = Path(tmp) / f"out-ab-{i}-{shared}"
                 extra = [f"ocr.sharedEngines={shared}"]
-                run = pipeline(folder, out, args.overrides + extra, n)
+                run = pipeline(folder, out, same_work + extra, n)
                 ab[shared].append(run["seconds_wall"])
         modes = {"in_process": [], "multi_processing": []}
         for i in range(args.mode_pairs):
             for mode in modes:
                 out = Path(tmp) / f"out-mode-{i}-{mode}"
                 extra = [] if mode == "in_process" else ["--direct_running_mode", mode]
-                run = pipeline(folder, out, args.overrides, n, *extra)
+                run = pipeline(folder, out, same_work, n, *extra)
                 modes[mode].append(run["seconds_wall"])
         pairs = []
         for i in range(args.ratio_pairs):
-            d = direct(paths, n, args.overrides)
-            p = pipeline(folder, Path(tmp) / f"out-pair-{i}", args.overrides, n)
+            d = direct(paths, n, same_work)
+            p = pipeline(folder, Path(tmp) / f"out-pair-{i}", same_work, n)
             pairs.append(
                 {
                     "direct": d,
