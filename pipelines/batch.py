@@ -29,7 +29,12 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from ocrbeam.pipelines.stages import ocr_blobs, page_handler, write_bigquery
 from ocrbeam.transforms.commit import CommitRows
-from ocrbeam.transforms.config import ConfigError, PipelineConfig, load_config
+from ocrbeam.transforms.config import (
+    ConfigError,
+    PipelineConfig,
+    load_config,
+    with_overrides,
+)
 from ocrbeam.transforms.documents import AssembleDocuments
 from ocrbeam.transforms.options import OcrbeamOptions
 from ocrbeam.transforms.read import ReadDocuments
@@ -273,10 +278,9 @@ _EARLIER_DEFAULTS = (
 def _continuation_hint(config: PipelineConfig, existing: set[str]) -> str:
     """How to continue an output written with an earlier default (int8 before
     0.2.0; route ocr, or route auto without structure, before 0.2.0)."""
-    tree = config.model_dump(by_alias=True, exclude_unset=True)
     for overrides in _EARLIER_DEFAULTS:
         try:
-            other = load_config(None, [*_flatten(tree), *overrides])
+            other = with_overrides(config, list(overrides))
         except ConfigError:
             continue
         if other != config and other.fingerprint() in existing:
@@ -284,19 +288,6 @@ def _continuation_hint(config: PipelineConfig, existing: set[str]) -> str:
             written = ", ".join(overrides)
             return f"; it was written with {written}: add {sets} to continue it"
     return ""
-
-
-def _flatten(tree: dict, prefix: str = "") -> list[str]:
-    """``key=value`` overrides (YAML values) that rebuild ``tree``."""
-    import json
-
-    items = []
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            items.extend(_flatten(value, f"{prefix}{key}."))
-        else:
-            items.append(f"{prefix}{key}={json.dumps(value)}")
-    return items
 
 
 def _run_holding_the_lease(

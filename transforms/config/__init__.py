@@ -18,7 +18,7 @@ Example:
 from .base import ConfigError, Section, field_roles, fields_with, values_with
 from .io import BigQueryConfig, RenderConfig, SinkConfig, SourceConfig
 from .ocr import PPOCRv5Config
-from .pipeline import PipelineConfig, load_config
+from .pipeline import PipelineConfig, load_config, with_overrides
 from .remote import RemoteSettings
 from .structure import StructureConfig
 from .vl import PaddleOCRVLConfig
@@ -39,4 +39,5 @@ __all__ = [
     "fields_with",
     "load_config",
     "values_with",
+    "with_overrides",
 ]

@@ -99,12 +99,18 @@ class PipelineConfig(Section):
         if self.route != "vl":
             unused.append((_changed_keys(self.vl, "vl."), "with route=vl"))
         structure = _changed_keys(self.structure, "structure.")
-        if self.route == "auto":
-            structure = [k for k in structure if k != "structure.auto"]
-        elif self.route == "structure":
-            structure = [k for k in structure if k == "structure.auto"]
-        if not self.structure_pages or self.route == "structure":
-            unused.append((structure, "with route=structure or route=auto"))
+        auto = [k for k in structure if k == "structure.auto"]
+        models = [k for k in structure if k != "structure.auto"]
+        if self.route != "auto":
+            unused.append((auto, "with route=auto"))
+        if not self.structure_pages:
+            unused.append(
+                (
+                    models,
+                    "with the layout and table models (route=structure, or "
+                    "route=auto with a local ocr.backend)",
+                )
+            )
         if not self.sink.bigquery.pages_table:
             bigquery = _changed_keys(self.sink.bigquery, "sink.bigquery.")
             unused.append((bigquery, "once sink.bigquery.pagesTable is set"))
@@ -209,7 +215,21 @@ def load_config(
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping")
         tree = loaded or {}
-    for item in overrides or []:
+    return _validated(tree, overrides or [])
+
+
+def with_overrides(config: PipelineConfig, overrides: list[str]) -> PipelineConfig:
+    """``config`` with ``key=value`` overrides applied, as ``--set`` applies
+    them (the values given, or left at their defaults, stay as they were).
+
+    Raises:
+        ConfigError: an override is malformed or makes the config invalid.
+    """
+    return _validated(config.model_dump(by_alias=True, exclude_unset=True), overrides)
+
+
+def _validated(tree: dict[str, Any], overrides: list[str]) -> PipelineConfig:
+    for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {item!r}")

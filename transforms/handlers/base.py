@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Optional, Union
 
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from ocrbeam.engines.isolation import WorkerCrashed, WorkerTimeout
-from ocrbeam.output.paths import visualize_path
+from ocrbeam.output.paths import image_folder, visualize_path
 
+from ..convert import place_images
 from ..records import (
     DeadLetter,
     DeadLetterFactory,
@@ -53,6 +54,23 @@ def with_visualization(row: PageResult, drawn: bytes) -> PageWithArtifacts:
         drawn,
     )
     return PageWithArtifacts(row, [artifact])
+
+
+def with_images(
+    row: PageResult,
+    images: dict[str, Any],
+    fetch: Optional[Callable[[str], bytes]] = None,
+) -> tuple[PageResult, list[PageArtifact], list[str]]:
+    """``row`` with the images its markdown links to placed under
+    ``images/`` (:func:`..convert.place_images`, links rewritten), the image
+    files as artifacts, and the images that could not be fetched."""
+    folder = image_folder(row.source_uri, row.doc_id, row.page_index)
+    markdown, files, problems = place_images(row.markdown, images, folder, fetch)
+    artifacts = [
+        PageArtifact(row.doc_id, row.source_uri, row.page_index, path, data)
+        for path, data in files
+    ]
+    return row._replace(markdown=markdown), artifacts, problems
 
 
 class PageModelHandler(ModelHandler[PageImage, PageOutcome, Any]):

@@ -15,12 +15,11 @@ from ocrbeam.engines.ppocrv5 import (
     recognition_model_label,
 )
 from ocrbeam.engines.structure import StructureSettings
-from ocrbeam.output.paths import image_folder
 
 from ..config import PPOCRv5Config
-from ..convert import place_images, structure_page_result, to_page_result
+from ..convert import structure_page_result, to_page_result
 from ..records import PageArtifact, PageImage, PageWithArtifacts
-from .base import PageModelHandler, PageOutcome, with_visualization
+from .base import PageModelHandler, PageOutcome, with_images, with_visualization
 
 
 class PPOCRv5ModelHandler(PageModelHandler):
@@ -133,29 +132,22 @@ class PPOCRv5ModelHandler(PageModelHandler):
             row = to_page_result(as_read, out.result, **common)
         if not (self._config.visualize or figures):
             return row
-        from ocrbeam.engines.images import decode_png
+        from ocrbeam.engines.images import decode_png, encode_png
         from ocrbeam.engines.orientation import upright
 
-        # Boxes are in the coordinates of the page as OCR'd (turned upright).
-        image = decode_png(page.image)
-        if out.angle:
-            image = upright(image, out.angle)
+        # Boxes are in the coordinates of the page as OCR'd (turned upright):
+        # the page is decoded only to be cut or turned.
+        image = None
+        if out.angle or figures:
+            image = upright(decode_png(page.image), out.angle or 0)
         artifacts: list[PageArtifact] = []
         if figures:
-            folder = image_folder(page.source_uri, page.doc_id, page.page_index)
-            markdown, files, _ = place_images(
-                row.markdown, _cut_out(image, figures), folder
-            )
-            row = row._replace(markdown=markdown)
-            artifacts = [
-                PageArtifact(page.doc_id, page.source_uri, page.page_index, path, data)
-                for path, data in files
-            ]
+            row, artifacts, _ = with_images(row, _cut_out(image, figures))
         if self._config.visualize:
-            from ocrbeam.engines.images import encode_png
             from ocrbeam.output.draw import draw_ocr
 
-            drawn = draw_ocr(encode_png(image), out.result.get("rec_polys") or [])
+            png = encode_png(image) if out.angle else page.image
+            drawn = draw_ocr(png, out.result.get("rec_polys") or [])
             artifacts.extend(with_visualization(row, drawn).artifacts)
         return PageWithArtifacts(row, artifacts)
 

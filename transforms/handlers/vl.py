@@ -13,12 +13,11 @@ import json
 import time
 
 from ocrbeam.engines.vl import VLEngine, VLSettings
-from ocrbeam.output.paths import image_folder
 
 from ..config import PaddleOCRVLConfig
-from ..convert import place_images, vl_page_result
-from ..records import PageArtifact, PageImage, PageWithArtifacts
-from .base import PageModelHandler, with_visualization
+from ..convert import vl_page_result
+from ..records import PageImage, PageWithArtifacts
+from .base import PageModelHandler, with_images, with_visualization
 
 
 class PaddleOCRVLModelHandler(PageModelHandler):
@@ -93,18 +92,10 @@ class PaddleOCRVLModelHandler(PageModelHandler):
             min_repeats=cfg.repetition_min_repeats,
             max_block_chars=cfg.max_block_chars,
         )
-        folder = image_folder(page.source_uri, page.doc_id, page.page_index)
-        markdown, files, problems = place_images(
-            row.markdown, images, folder, self._fetch
-        )
+        row, artifacts, problems = with_images(row, images, self._fetch)
         if problems:
             flags = [row.flags] if row.flags else []
             row = row._replace(flags="; ".join(flags + problems))
-        row = row._replace(markdown=markdown)
-        artifacts = [
-            PageArtifact(page.doc_id, page.source_uri, page.page_index, path, data)
-            for path, data in files
-        ]
         if cfg.visualize:
             from ocrbeam.output.draw import draw_layout
 
