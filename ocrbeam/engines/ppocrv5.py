@@ -312,7 +312,7 @@ class EngineServer:
             if self._structure is not None:
                 image = upright(image, 180)
         if self._structure is not None:
-            result.update(self._structure.analyse(image))
+            result.update(self._structure.analyse(image, result))
         if angle is not None:
             result["doc_preprocessor_res"] = {"angle": angle}
             result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 #: CDLA's classes as PaddleOCR names them, in the model's order.
@@ -131,14 +132,63 @@ class StructureModels:
             "cell_box_list": cells,
         }
 
-    def analyse(self, image) -> dict[str, Any]:
-        """The page's ``layout_det_res`` and ``table_res_list``."""
+    def analyse(self, image, ocr: Mapping[str, Any]) -> dict[str, Any]:
+        """The page's ``layout_det_res`` and ``table_res_list``, with what
+        the image says about the OCR'd lines (``ocr``: the page's OCR
+        result): ``rec_styles``, each line's x-height, stroke weight and
+        tone, and on each figure region its ``text_share``
+        (:mod:`.typography`).
+
+        Runs of lines aligned in columns that no table region covers
+        (:func:`ocrbeam.text.tables.table_candidates`) are table regions
+        too (``"source": "lines"``, score 0): the table model reads them
+        whatever the layout model called them."""
+        from ocrbeam.text.lines import lines_from_result
+        from ocrbeam.text.tables import table_candidates
+
+        from . import typography
+
+        line_boxes = ocr.get("rec_boxes") or []
         regions = self.regions(image)
-        tables = []
+        page = typography.gray(image)
+        for region in regions:
+            if region["label"] == "figure":
+                region["text_share"] = typography.text_share(
+                    page, region["coordinate"], line_boxes
+                )
+        tables = [r["coordinate"] for r in regions if r["label"] == "table"]
+        texts = [
+            r["coordinate"] for r in regions if r["label"] in ("text", "reference")
+        ]
+        found = table_candidates(lines_from_result(ocr), image.shape[1], tables, texts)
+        for box in found:
+            if not any(_covered(box, t) for t in tables):
+                regions.append(
+                    {
+                        "cls_id": CDLA_LABELS.index("table"),
+                        "label": "table",
+                        "score": 0.0,
+                        "coordinate": [round(float(v), 1) for v in box],
+                        "source": "lines",
+                    }
+                )
+        table_res = []
         if self._table is not None:
-            tables = [
+            table_res = [
                 self.table(image, region["coordinate"])
                 for region in regions
                 if region["label"] == "table"
             ]
-        return {"layout_det_res": {"boxes": regions}, "table_res_list": tables}
+        return {
+            "layout_det_res": {"boxes": regions},
+            "table_res_list": table_res,
+            "rec_styles": [list(v) for v in typography.line_styles(page, line_boxes)],
+        }
+
+
+def _covered(box: Sequence[float], table: Sequence[float]) -> bool:
+    """Half or more of ``box`` lies inside ``table``."""
+    w = min(box[2], table[2]) - max(box[0], table[0])
+    h = min(box[3], table[3]) - max(box[1], table[1])
+    area = max(1.0, (box[2] - box[0]) * (box[3] - box[1]))
+    return w > 0 and h > 0 and w * h >= 0.5 * area

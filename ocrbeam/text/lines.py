@@ -17,6 +17,11 @@ class Line(NamedTuple):
     x2: float
     y2: float
     index: int = -1  # position in the engine's rec_texts
+    #: x-height in pixels, stroke thickness over it and the grey of the
+    #: ink, measured in the image (``rec_styles``); 0 when unknown.
+    size: float = 0.0
+    weight: float = 0.0
+    tone: float = 0.0
 
     @property
     def height(self) -> float:
@@ -28,13 +33,15 @@ def lines_from_result(pruned: Mapping[str, Any]) -> list[Line]:
     texts = pruned.get("rec_texts") or []
     scores = pruned.get("rec_scores") or [None] * len(texts)
     boxes = pruned.get("rec_boxes") or []
+    styles = pruned.get("rec_styles") or []
     lines = []
     for i, text in enumerate(texts):
         if not text or not text.strip():
             continue
         box = boxes[i] if i < len(boxes) else [0, 0, 0, 0]
         score = scores[i] if i < len(scores) and scores[i] is not None else 0.0
-        lines.append(Line(text.strip(), float(score), *map(float, box[:4]), index=i))
+        style = styles[i] if i < len(styles) else (0.0, 0.0, 0.0)
+        lines.append(Line(text.strip(), float(score), *map(float, box[:4]), i, *style))
     return lines
 
 

@@ -8,7 +8,11 @@ from collections.abc import Sequence
 
 from .lines import Line
 
-_BULLET = re.compile(r"^\s*(?:[-*•▪◦·‣]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)])\s+")
+_BULLET = re.compile(
+    r"^\s*(?:[-*]\s+|[•▪◦·‣■□☐☑☒]\s*|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+)"
+)
+#: Check boxes as a list item's marker: markdown task list items.
+_CHECKED, _UNCHECKED = "☑☒■", "☐□"
 _SENTENCE_END = re.compile(r"[.!?:;)\]\"'”’]$")
 
 
@@ -86,10 +90,27 @@ def page_markdown(lines: Sequence[Line]) -> str:
         if _is_heading(paragraph, median_h):
             blocks.append("# " + text)
         elif _BULLET.match(text):
-            blocks.append("- " + _BULLET.sub("", text, count=1))
+            blocks.append(list_item(text))
         else:
             blocks.append(text)
     return "\n\n".join(blocks) + "\n"
+
+
+def list_item(text: str) -> str:
+    """A list item's markdown: bullets as ``-``, check boxes as ``- [x]`` /
+    ``- [ ]``; a number or letter is kept as it is printed (it is a word of
+    the page: ``3.`` stays ``3.``, ``b)`` stays ``b)``)."""
+    marker = _BULLET.match(text).group(0).strip()
+    rest = _BULLET.sub("", text, count=1)
+    if marker in _CHECKED:
+        return "- [x] " + rest
+    if marker in _UNCHECKED:
+        return "- [ ] " + rest
+    if marker in ("-", "*") or marker in "•▪◦·‣":
+        return "- " + rest
+    if re.fullmatch(r"\d{1,3}\.", marker):
+        return f"{marker} {rest}"
+    return f"- {marker} {rest}"
 
 
 def page_text(lines: Sequence[Line]) -> str:

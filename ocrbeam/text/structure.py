@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import html
 import re
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
+from . import headings as hd
 from .lines import Line
 from .markdown import page_markdown, same_row
 from .order import reading_order
@@ -49,8 +49,13 @@ BLOCK_LABELS = {
 }
 #: Blocks kept out of the markdown body (page furniture).
 FURNITURE = {"header", "footer", "number"}
-_NUMBERED = re.compile(r"^\s*((?:\d{1,2}\.)*\d{1,2})\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
+_CAPTION = re.compile(
+    r"^\s*(?:table|tab\.|figure|fig\.|chart|graph|image|source|note|exhibit)\b",
+    re.I,
+)
+#: A figure region whose ink is at least this much text is read as text.
+FIGURE_TEXT_SHARE = 0.6
 
 
 class Region(NamedTuple):
@@ -64,6 +69,7 @@ class Region(NamedTuple):
 
 # -- overlapping regions ------------------------------------------------------
 
+_PREFERRED = {"table": 2, "title": 1}
 #: Regions that hold running text, and may swallow each other.
 _TEXT_LIKE = {"text", "reference"}
 
@@ -89,7 +95,13 @@ def resolve_overlaps(regions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, 
       block); when one is a table, figure, title or caption, the container
       goes (its other lines become paragraphs of their own).
     """
-    keep = sorted(regions, key=lambda r: -float(r.get("score") or 0.0))
+    # Of two regions on the same box, a table or a title outlives a better
+    # scored equation, header or text (the model often labels a borderless
+    # table an equation too, and a page's title a header).
+    keep = sorted(
+        regions,
+        key=lambda r: (-_PREFERRED.get(r["label"], 0), -float(r.get("score") or 0.0)),
+    )
     boxes = {id(r): r["coordinate"] for r in keep}
     kept: list[Mapping[str, Any]] = []
     for region in keep:
@@ -293,7 +305,7 @@ def table_rows(markup: str) -> list[str]:
 def heading_level(text: str, height: float, body_height: float) -> int:
     """A title's heading level: from its numbering (``2`` -> 2, ``2.1`` -> 3),
     else 1 when it is set clearly larger than the body text, else 2."""
-    numbered = _NUMBERED.match(text)
+    numbered = hd.NUMBERED.match(text)
     if numbered:
         return min(6, numbered.group(1).count(".") + 2)
     return 1 if height >= 1.5 * body_height else 2
@@ -321,7 +333,18 @@ class PageStructure(NamedTuple):
 def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]:
     """The page's regions with their lines; lines in no region grouped into
     paragraphs of their own (``text``)."""
-    layout = resolve_overlaps((result.get("layout_det_res") or {}).get("boxes") or [])
+    layout = [
+        region
+        for region in resolve_overlaps(
+            (result.get("layout_det_res") or {}).get("boxes") or []
+        )
+        # A "figure" that is mostly words (a table, a form, a page of text
+        # the model took for a picture) is read as text.
+        if not (
+            region["label"] == "figure"
+            and float(region.get("text_share", 0.0)) >= FIGURE_TEXT_SHARE
+        )
+    ]
     boxes = [tuple(float(v) for v in r["coordinate"][:4]) for r in layout]
     owners = assign_lines(lines, boxes)
     tables = {
@@ -385,20 +408,86 @@ def _block_label(region: Region, rows: Sequence[str]) -> str:
     return label
 
 
+def _shares_row(row: Sequence[Line], lines: Sequence[Line]) -> bool:
+    """Another of ``lines`` sits on the same row as ``row`` (beside it)."""
+    return any(
+        other not in row and any(same_row(a, other) or same_row(other, a) for a in row)
+        for other in lines
+    )
+
+
+def _split_headings(region: Region, body: hd.BodyStyle) -> list[Region]:
+    """A text region cut at the rows set as headings (promoted to
+    ``title`` pieces); a ``title`` region that cannot be a heading (a list
+    item, a lead-in ending with a colon, a long sentence) becomes text."""
+    if region.label == "title":
+        text = " ".join(ln.text for ln in region.lines)
+        if hd.could_be_heading(text):
+            return [region]
+        return [region._replace(label="text")]
+    if region.label in ("table_caption", "figure_caption"):
+        # A page's title just over a table is often taken for its caption;
+        # a caption names its table or figure.
+        rows = rows_of(region.lines)
+        text = " ".join(ln.text for ln in region.lines)
+        if (
+            len(rows) == 1
+            and not _CAPTION.match(text)
+            and hd.looks_like_heading(rows[0], body)
+        ):
+            return [region._replace(label="title")]
+        return [region]
+    if region.label not in _TEXT_LIKE or not region.lines:
+        return [region]
+    pieces: list[tuple[str, list[Line]]] = []
+    for row in rows_of(region.lines):
+        label = "title" if hd.looks_like_heading(row, body) else "text"
+        if label == "title" and _shares_row(row, region.lines):
+            label = "text"  # a table's header cell, not a heading
+        if pieces and pieces[-1][0] == label:
+            previous = pieces[-1][1][-1]
+            # Two heading rows make one heading only when they follow closely.
+            close = row[0].y1 - previous.y2 < 0.8 * previous.height
+            if label == "text" or close:
+                pieces[-1][1].extend(row)
+                continue
+        pieces.append((label, list(row)))
+    if len(pieces) == 1 and pieces[0][0] == region.label:
+        return [region]
+    return [
+        Region(
+            label,
+            (
+                min(ln.x1 for ln in lines),
+                min(ln.y1 for ln in lines),
+                max(ln.x2 for ln in lines),
+                max(ln.y2 for ln in lines),
+            ),
+            tuple(lines),
+        )
+        for label, lines in pieces
+    ]
+
+
 def page_structure(
     result: Mapping[str, Any], lines: Sequence[Line], page_width: int
 ) -> PageStructure:
     """Blocks, markdown and text of one page from its OCR result (with
     ``layout_det_res`` and ``table_res_list``) and its lines."""
     regions = regions_of(result, lines)
-    heights = [ln.height for ln in lines] or [10.0]
-    body_height = statistics.median(heights)
-    order = order_regions(regions, body_height)
+    body = hd.body_style(lines)
+    order = order_regions(regions, body.height)
+    pieces = [p for k in order for p in _split_headings(regions[k], body)]
+    titles = [
+        (" ".join(_row_texts(p.lines)), p.lines)
+        for p in pieces
+        if p.label == "title" and p.lines
+    ]
+    levels = iter(hd.heading_levels(titles, body))
     blocks, markdown, text, line_order = [], [], [], []
     figures: dict[str, tuple[float, float, float, float]] = {}
     ordered_blocks = 0
-    for position, k in enumerate(order):
-        region = regions[k]
+    for position, region in enumerate(pieces):
         rows = _row_texts(region.lines)
         label = _block_label(region, rows)
         line_order.extend(line.index for line in region.lines)
@@ -416,11 +505,13 @@ def page_structure(
                 f'<div style="text-align: center;"><img src="{name}" alt="Image" '
                 f'width="{max(1, min(100, share))}%" /></div>'
             )
-            content = ""
-        elif label == "paragraph_title":
+            if rows:
+                # The words read inside a picture (a chart's labels, a
+                # screenshot's text) follow it as a paragraph, one row a line.
+                part += "\n\n" + "  \n".join(html.escape(r) for r in rows)
+        elif label == "paragraph_title" and region.lines:
             title = " ".join(rows)
-            height = statistics.mean(ln.height for ln in region.lines)
-            level = heading_level(title, height, body_height)
+            level = next(levels)
             label = "doc_title" if level == 1 else label
             part = "#" * level + " " + title
             content = title

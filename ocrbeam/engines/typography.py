@@ -1,0 +1,108 @@
+"""What the page image says about its text beyond the words: how heavy each
+line's strokes are (bold or regular), and how much of a region's ink is
+text (a "figure" of nothing but words, or a real picture).
+
+Measured on the page the engine holds, once per page, from the OCR'd line
+boxes: plain numpy over small crops, a few milliseconds a page.  The worker
+side (:mod:`ocrbeam.text.structure`) decides with these numbers; it never
+sees the image.
+
+* **Size and stroke weight** of a line: its x-height measured in the ink
+  (the detector's boxes vary by a third with ascenders, descenders and
+  padding), and the mean length of the dark horizontal runs across its
+  glyphs (a stroke's thickness) over that x-height.  Bold type has strokes
+  about 1.4-2x as thick as regular type of the same size.
+* **Text share** of a region: the share of its dark pixels that lie inside
+  OCR'd line boxes.  A region of words (a table, a form, a page the layout
+  model took for a picture) is almost all text; a photograph, a chart's bars
+  or a drawing are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def gray(image: np.ndarray) -> np.ndarray:
+    """A BGR or gray page as one uint8 channel."""
+    if image.ndim == 2:
+        return image
+    return (
+        0.114 * image[..., 0] + 0.587 * image[..., 1] + 0.299 * image[..., 2]
+    ).astype(np.uint8)
+
+
+def _dark(crop: np.ndarray) -> np.ndarray:
+    """Dark pixels of a crop: below the middle of its 5th and 95th
+    percentiles (print is dark on light; an inverted line reads as its
+    background, which is what a heavy face looks like too)."""
+    lo, hi = np.percentile(crop, (5, 95))
+    if hi - lo < 40:  # flat: no glyphs
+        return np.zeros(crop.shape, dtype=bool)
+    return crop < (lo + hi) / 2
+
+
+def line_style(page: np.ndarray, box: Sequence[float]) -> tuple[float, float, float]:
+    """``(size, weight, tone)`` of the text inside ``box``: its x-height in
+    pixels (the rows where the ink is at least 40% of the densest row's: the
+    body of lower-case letters, ascenders and descenders aside), its mean
+    horizontal stroke thickness over that x-height, and the median grey of
+    its ink (0 black; coloured headings print lighter).  Zeros without
+    ink."""
+    h, w = page.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return 0.0, 0.0, 0.0
+    crop = page[y1:y2, x1:x2]
+    dark = _dark(crop)
+    rows = dark.sum(axis=1)
+    if not rows.any():
+        return 0.0, 0.0, 0.0
+    core = rows >= 0.4 * rows.max()
+    size = float(core.sum())
+    body = dark[core]
+    # Runs start where a dark pixel follows a light one (or the edge).
+    starts = int((body[:, 1:] & ~body[:, :-1]).sum() + body[:, 0].sum())
+    stroke = int(body.sum()) / max(1, starts)
+    tone = float(np.median(crop[dark]))
+    return round(size, 1), round(stroke / max(1.0, size), 4), round(tone, 1)
+
+
+def line_styles(
+    page: np.ndarray, boxes: Sequence[Sequence[float]]
+) -> list[tuple[float, float, float]]:
+    """:func:`line_style` of each OCR'd line box."""
+    return [line_style(page, box) for box in boxes]
+
+
+def text_share(
+    page: np.ndarray, box: Sequence[float], line_boxes: Sequence[Sequence[float]]
+) -> float:
+    """The share of the dark pixels in ``box`` that lie inside the line
+    boxes (1.0 for a region without ink)."""
+    h, w = page.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return 1.0
+    crop = page[y1:y2, x1:x2]
+    # Dark against the page's paper, not the crop's own spread: a photo's
+    # mid-tones count as ink.
+    paper = float(np.percentile(page, 90))
+    dark = crop < paper - 60
+    total = int(dark.sum())
+    if not total:
+        return 1.0
+    inside = np.zeros(dark.shape, dtype=bool)
+    for lb in line_boxes:
+        a, b = max(0, int(lb[0]) - x1), max(0, int(lb[1]) - y1)
+        c, d = (
+            min(x2 - x1, int(lb[2] + 0.999) - x1),
+            min(y2 - y1, int(lb[3] + 0.999) - y1),
+        )
+        if c > a and d > b:
+            inside[b:d, a:c] = True
+    return round(int((dark & inside).sum()) / total, 4)
