@@ -464,12 +464,15 @@ _MAKERS = {
 }  # fmt: skip
 
 
-def documents(per_split: int = 2) -> list[Document]:
-    """Every kind, ``per_split`` documents in each split."""
+def documents(per_split: int = 2, only=None) -> list[Document]:
+    """Every kind, ``per_split`` documents in each split (``only``: those
+    of these names, such as ``slide-tune-0``; each the same either way)."""
     docs = []
     for split, recipe in (("tune", _TUNE), ("held-out", _HELD_OUT)):
         for kind in KINDS:
             for k in range(per_split):
+                if only is not None and f"{kind}-{split}-{k}" not in only:
+                    continue
                 rng = random.Random(f"{recipe['seed']}-{kind}-{k}")
                 doc = Document(f"{kind}-{split}-{k}", kind, split)
                 _MAKERS[kind](doc, rng, recipe)

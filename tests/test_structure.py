@@ -19,11 +19,11 @@ from structure_page import (
 )
 
 from docs import encode
+from ocrbeam.text.headings import BodyStyle, heading_levels
 from ocrbeam.text.lines import Line
 from ocrbeam.text.structure import (
     Region,
     assign_lines,
-    heading_level,
     order_regions,
     resolve_overlaps,
     rows_of,
@@ -118,12 +118,24 @@ def test_a_toc_entry_and_its_page_number_are_one_row():
     ]
 
 
-def test_heading_levels_from_numbering_else_size():
-    assert heading_level("2 Pipeline Results", 30, 20) == 2
-    assert heading_level("2.1 Reading", 20, 20) == 3
-    assert heading_level("3.2.1. Details", 20, 20) == 4
-    assert heading_level("Annual Report", 40, 20) == 1
-    assert heading_level("Summary", 22, 20) == 2
+def test_heading_levels_from_numbering_else_rank_of_size():
+    body = BodyStyle(height=20, size=10, weight=0.2, tone=30)
+
+    def heading(text, height, size, weight=0.2):
+        return (text, [Line(text, 0.99, 0, 0, 300, height, -1, size, weight, 30)])
+
+    levels = heading_levels(
+        [
+            heading("2 Pipeline Results", 30, 15),
+            heading("2.1 Reading", 20, 10),
+            heading("3.2.1. Details", 20, 10),
+            heading("Annual Report", 40, 20),
+            heading("Summary", 28, 14),
+            heading("Notes", 20, 10, weight=0.3),
+        ],
+        body,
+    )
+    assert levels == [2, 3, 4, 1, 2, 3]
 
 
 def test_table_cells_are_filled_from_the_lines_inside_them():

@@ -93,6 +93,10 @@ def text_share(
     # mid-tones count as ink.
     paper = float(np.percentile(page, 90))
     dark = crop < paper - 60
+    # Rules (a table's lines, a form's fields) are not pictures: thin bands
+    # of rows or columns dark across most of the region do not count.
+    dark[_thin(dark.mean(axis=1) >= 0.6), :] = False
+    dark[:, _thin(dark.mean(axis=0) >= 0.6)] = False
     total = int(dark.sum())
     if not total:
         return 1.0
@@ -106,3 +110,18 @@ def text_share(
         if c > a and d > b:
             inside[b:d, a:c] = True
     return round(int((dark & inside).sum()) / total, 4)
+
+
+def _thin(marks: np.ndarray, most: int = 5) -> np.ndarray:
+    """``marks`` kept only in runs of at most ``most`` (a rule's thickness,
+    not a bar's)."""
+    out = np.zeros_like(marks)
+    start = None
+    for i, mark in enumerate([*marks.tolist(), False]):
+        if mark and start is None:
+            start = i
+        elif not mark and start is not None:
+            if i - start <= most:
+                out[start:i] = True
+            start = None
+    return out

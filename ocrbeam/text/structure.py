@@ -15,9 +15,14 @@ shape, markdown and text.
 * A table region's cells come from its structure (SLANet-plus tokens and cell
   boxes), filled with the region's lines by rapid-table's matcher: HTML with
   ``rowspan``/``colspan``, as PaddleOCR-VL writes tables.
-* Titles become headings: the level from their numbering (``2.1`` -> ``###``),
-  else from their size.  Headers, footers and page numbers stay in the
-  blocks and the text but out of the markdown.
+* Titles become headings (the layout model's, and short lines set larger,
+  bolder or in another tone than the body: :mod:`.headings`): the level
+  from their numbering (``2.1`` -> ``###``), else by rank of prominence.
+* A region the layout model calls a figure but whose ink is mostly words
+  is read as text; a picture keeps its image link, and the words read in
+  it follow as a paragraph (no word read is left out of the markdown).
+* Headers, footers and page numbers stay in the blocks and the text but
+  out of the markdown.
 
 Pure functions over plain values; rapid-table's matcher is pure numpy.
 """
@@ -33,6 +38,7 @@ from . import headings as hd
 from .lines import Line
 from .markdown import page_markdown, same_row
 from .order import reading_order
+from .xycut import order_regions
 
 #: CDLA region labels -> PaddleOCR-VL block labels.
 BLOCK_LABELS = {
@@ -55,7 +61,7 @@ _CAPTION = re.compile(
     re.I,
 )
 #: A figure region whose ink is at least this much text is read as text.
-FIGURE_TEXT_SHARE = 0.6
+FIGURE_TEXT_SHARE = 0.45
 
 
 class Region(NamedTuple):
@@ -169,86 +175,6 @@ def assign_lines(
     return owners
 
 
-# -- region order ------------------------------------------------------------
-
-
-def _x_gutters(
-    boxes: Sequence[Sequence[float]], unit: float
-) -> list[tuple[float, float]]:
-    """x-intervals no (slightly shrunk) box crosses, inside the boxes' span."""
-    shrunk = []
-    for b in boxes:
-        pad = min(0.1 * (b[2] - b[0]), 0.5 * unit)
-        shrunk.append((b[0] + pad, b[2] - pad))
-    gaps, cursor = [], None
-    for start, end in sorted(shrunk):
-        if cursor is not None and start - cursor > 0:
-            gaps.append((cursor, start))
-        cursor = end if cursor is None else max(cursor, end)
-    return gaps
-
-
-def _y_bands(items: list[int], boxes: Sequence[Sequence[float]]) -> list[list[int]]:
-    """``items`` split at the y-gaps no box crosses, top to bottom."""
-    bands: list[list[int]] = []
-    bottom = None
-    for i in sorted(items, key=lambda k: boxes[k][1]):
-        if bottom is not None and boxes[i][1] < bottom:
-            bands[-1].append(i)
-            bottom = max(bottom, boxes[i][3])
-        else:
-            bands.append([i])
-            bottom = boxes[i][3]
-    return bands
-
-
-def _shares_gutter(a: list[int], b: list[int], boxes, unit: float) -> bool:
-    gutters_a = _x_gutters([boxes[i] for i in a], unit)
-    gutters_b = _x_gutters([boxes[i] for i in b], unit)
-    return any(
-        min(ga[1], gb[1]) > max(ga[0], gb[0]) for ga in gutters_a for gb in gutters_b
-    )
-
-
-def _xy_cut(items: list[int], boxes, unit: float, depth: int = 0) -> list[int]:
-    if len(items) <= 1 or depth > 30:
-        return list(items)
-    gutters = _x_gutters([boxes[i] for i in items], unit)
-    if gutters:
-        cuts = [(lo + hi) / 2 for lo, hi in gutters]
-        columns: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
-        for i in items:
-            centre = (boxes[i][0] + boxes[i][2]) / 2
-            columns[sum(centre > c for c in cuts)].append(i)
-        columns = [c for c in columns if c]
-        if len(columns) > 1:
-            return [k for c in columns for k in _xy_cut(c, boxes, unit, depth + 1)]
-    bands = _y_bands(items, boxes)
-    if len(bands) > 1:
-        groups = [bands[0]]
-        for band in bands[1:]:
-            if _shares_gutter(groups[-1], band, boxes, unit):
-                groups[-1] = groups[-1] + band
-            else:
-                groups.append(band)
-        if len(groups) > 1:
-            return [k for g in groups for k in _xy_cut(g, boxes, unit, depth + 1)]
-        if len(groups[0]) < len(items):
-            return _xy_cut(groups[0], boxes, unit, depth + 1)
-    return sorted(items, key=lambda k: (boxes[k][1], boxes[k][0]))
-
-
-def order_regions(regions: Sequence[Region], unit: float) -> list[int]:
-    """Indices of ``regions`` in reading order: headers, the body by XY-cut,
-    footers."""
-    boxes = [r.box for r in regions]
-    by_position = sorted(range(len(regions)), key=lambda k: (boxes[k][1], boxes[k][0]))
-    headers = [k for k in by_position if regions[k].label == "header"]
-    footers = [k for k in by_position if regions[k].label == "footer"]
-    body = [k for k in by_position if regions[k].label not in ("header", "footer")]
-    return headers + _xy_cut(body, boxes, unit) + footers
-
-
 # -- rows, tables, headings ------------------------------------------------------
 
 
@@ -300,15 +226,6 @@ def table_rows(markup: str) -> list[str]:
         if text:
             rows.append(text)
     return rows
-
-
-def heading_level(text: str, height: float, body_height: float) -> int:
-    """A title's heading level: from its numbering (``2`` -> 2, ``2.1`` -> 3),
-    else 1 when it is set clearly larger than the body text, else 2."""
-    numbered = hd.NUMBERED.match(text)
-    if numbered:
-        return min(6, numbered.group(1).count(".") + 2)
-    return 1 if height >= 1.5 * body_height else 2
 
 
 def _image_name(box: Sequence[float]) -> str:
