@@ -46,6 +46,8 @@ def words(text: str) -> list[str]:
     around words removed."""
     text = re.sub(r"!\[[^\]]*\]\([^)]*\)", " ", text)
     text = html.unescape(_TAG.sub(" ", text))
+    # A list number printed against its word ("2.Second") is two words.
+    text = re.sub(r"(?<![\w.])(\d{1,3}[.)])(?=[^\W\d_])", r"\1 ", text)
     out = []
     for token in text.split():
         token = token.strip("#*_|`>[](){}.,;:!?\"'“”‘’•▪◦·-–—☐☑☒□■").lower()

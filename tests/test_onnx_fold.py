@@ -164,7 +164,13 @@ def test_ctc_head_quantised_keeps_the_argmax_and_the_probabilities():
     got = _run(quantized, x)
     assert got.shape == expected.shape
     assert (got.argmax(-1) == expected.argmax(-1)).mean() > 0.97
-    np.testing.assert_allclose(got.max(-1), expected.max(-1), atol=0.05)
+    from ocrbeam.models.bundled import int8_without_saturation
+
+    if int8_without_saturation():
+        # Without VNNI onnxruntime's u8s8 products saturate in int16 (the
+        # reason ocrbeam runs the int8 recogniser only where this holds):
+        # the probabilities are only close where they do not.
+        np.testing.assert_allclose(got.max(-1), expected.max(-1), atol=0.05)
 
 
 def test_models_without_a_ctc_head_are_left_alone():

@@ -148,9 +148,9 @@ class StructureModels:
 
         from . import typography
 
+        page = typography.gray(image)
         line_boxes = ocr.get("rec_boxes") or []
         regions = self.regions(image)
-        page = typography.gray(image)
         for region in regions:
             if region["label"] == "figure":
                 region["text_share"] = typography.text_share(

@@ -14,7 +14,9 @@ text with what the engine measured in the image (:class:`.lines.Line`'s
   Scope``) and a little larger;
 * **never a heading**: a line ending with ``:`` or ``,`` (a bold lead-in of
   a list), a list item, a page number, a line that is mostly digits, a
-  long sentence, or a row of several pieces (a table's header row);
+  sentence (four words or more and a full stop), a long line, a row of
+  several pieces (a table's header row), or a line starting in lower case
+  unless it is set clearly larger (a paragraph's last line);
 * **levels**: from the numbering where there is one (``2`` -> 2, ``2.1``
   -> 3), else by rank of prominence on the page (the same size and weight,
   the same level): the largest style is 1.
@@ -35,6 +37,8 @@ NUMBERED = re.compile(r"^\s*((?:\d{1,2}\.)*\d{1,2})\.?\s+\S")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•▪◦·‣☐☑☒□■]|\(?[a-zA-Z]\)|\d{1,3}\))\s*")
 _LEAD_IN = re.compile(r"[:,;]\s*$")
+#: A section number the detector boxed apart from its title.
+BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}\.)*\d{1,2}\.?\s*$")
 
 
 class BodyStyle(NamedTuple):
@@ -61,8 +65,19 @@ def _weighted_median(values: Sequence[tuple[float, int]]) -> float:
 
 
 def body_style(lines: Sequence[Line]) -> BodyStyle:
-    """The style most of the page's characters are set in."""
-    chars = [(ln, len(ln.text)) for ln in lines]
+    """The style the page's running text is set in: its lines of four or
+    more words, weighted by their characters, where they hold a third of
+    the page's characters; else all its lines (a page of short lines: a
+    slide, a form).  Section numbers boxed apart and unmeasurable lines
+    (a stroke measure over 0.6: rules, blobs) are left out."""
+    measured = [
+        ln for ln in lines if not BARE_NUMBER.match(ln.text) and ln.weight < 0.6
+    ] or list(lines)
+    running = [ln for ln in measured if len(ln.text.split()) >= 4]
+    total = sum(len(ln.text) for ln in measured)
+    if sum(len(ln.text) for ln in running) < total / 3:
+        running = measured
+    chars = [(ln, len(ln.text)) for ln in running]
     return BodyStyle(
         height=_weighted_median([(ln.height, n) for ln, n in chars]) or 10.0,
         size=_weighted_median([(ln.size, n) for ln, n in chars if ln.size > 0]),
@@ -92,8 +107,11 @@ def other_tone(line: Line, body: BodyStyle) -> bool:
     return line.size > 0 and body.size > 0 and abs(line.tone - body.tone) >= 25
 
 
-def could_be_heading(text: str) -> bool:
-    """Short, with letters, not a list item, lead-in or page number."""
+def could_be_heading(text: str, lower: bool = False) -> bool:
+    """Short, with letters, not a list item, lead-in or page number; not
+    starting in lower case unless ``lower`` (a line set clearly apart: web
+    pages have lower-case headings, a paragraph's continuation is not
+    one)."""
     words = text.split()
     letters = sum(c.isalpha() for c in text)
     return (
@@ -104,18 +122,16 @@ def could_be_heading(text: str) -> bool:
         and not _LEAD_IN.search(text)
         and not _LIST_ITEM.match(text)
         and not _PAGE_NUMBER.match(text)
-        and not text[:1].islower()
+        and (lower or not text[:1].islower())
+        and not (len(words) >= 4 and text.endswith("."))  # a sentence
     )
-
-
-_BARE_NUMBER = re.compile(r"^\s*(?:\d{1,2}\.)*\d{1,2}\.?\s*$")
 
 
 def _styled(row: Sequence[Line]) -> list[Line]:
     """The lines of a row that carry its style: a section number the
     detector boxed apart (``1.2.`` before ``Scope``) is too short to
     measure."""
-    words = [ln for ln in row if not _BARE_NUMBER.match(ln.text)]
+    words = [ln for ln in row if not BARE_NUMBER.match(ln.text)]
     return words or list(row)
 
 
@@ -125,16 +141,26 @@ def looks_like_heading(row: Sequence[Line], body: BodyStyle) -> bool:
     row, not a heading."""
     text = " ".join(ln.text for ln in row)
     styled = _styled(row)
-    if len(styled) > 1 or not could_be_heading(text):
+    if len(styled) > 1:
         return False
     big = statistics.fmean(prominence(ln, body) for ln in styled)
     bold = all(is_bold(ln, body) for ln in styled)
     tone = all(other_tone(ln, body) for ln in styled)
+    if not could_be_heading(text, lower=big >= 1.25):
+        return False
     if big >= 1.25 or bold:
         return True
     if tone and big >= 1.05:
         return True
-    return bool(NUMBERED.match(text)) and big >= 1.12
+    numbered = NUMBERED.match(text)
+    # "2.1 Scope" is a section; "2. Berries" is as often a list item.
+    return bool(numbered) and "." in numbered.group(1) and big >= 1.12
+
+
+def row_prominence(row: Sequence[Line], body: BodyStyle) -> float:
+    """:func:`prominence` of a row's styled lines (a section number the
+    detector boxed apart left out)."""
+    return statistics.fmean(prominence(ln, body) for ln in _styled(row))
 
 
 def heading_levels(

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from .lines import Line
 
 _BULLET = re.compile(
-    r"^\s*(?:[-*]\s+|[•▪◦·‣■□☐☑☒]\s*|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+)"
+    r"^\s*(?:[-*]\s+|[•▪◦·‣■□☐☑☒]\s*|\(?\d{1,3}[.)](?:\s+|(?=[A-Z]))"
+    r"|\(?[a-zA-Z][.)]\s+)"
 )
 #: Check boxes as a list item's marker: markdown task list items.
 _CHECKED, _UNCHECKED = "☑☒■", "☐□"

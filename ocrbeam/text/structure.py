@@ -276,16 +276,19 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
             cx, cy = (line.x1 + line.x2) / 2, (line.y1 + line.y2) / 2
             if not (box[0] <= cx <= box[2] and box[1] <= cy <= box[3]):
                 owners[k] = -1
+    _rows_into_tables(lines, owners, layout, boxes)
+    titled = _number_with_title(lines, owners, layout)
     regions = []
     for i, (region, box) in enumerate(zip(layout, boxes, strict=True)):
         held = [line for line, owner in zip(lines, owners, strict=True) if owner == i]
         ordered = [held[k] for k in reading_order(held)] if held else []
+        ordered = _numbers_first(ordered, titled)
         if not ordered and region["label"] not in ("figure", "table"):
             continue  # a text region the OCR found nothing in
         regions.append(Region(region["label"], box, tuple(ordered), tables.get(box)))
     loose = [line for line, owner in zip(lines, owners, strict=True) if owner < 0]
     if loose:
-        loose = [loose[k] for k in reading_order(loose)]
+        loose = _numbers_first([loose[k] for k in reading_order(loose)], titled)
         for paragraph in _stacks(loose):
             box = (
                 min(ln.x1 for ln in paragraph),
@@ -297,9 +300,81 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
     return regions
 
 
+def _rows_into_tables(
+    lines: Sequence[Line],
+    owners: list[int],
+    layout: Sequence[Mapping[str, Any]],
+    boxes: Sequence[Sequence[float]],
+) -> None:
+    """A line on a row whose other pieces a table holds, within the table's
+    width, is a cell of that row (a header row the table's box cut off),
+    not a paragraph or a heading of its own."""
+    for k, line in enumerate(lines):
+        if owners[k] >= 0 and layout[owners[k]]["label"] == "table":
+            continue
+        for j, other in enumerate(lines):
+            owner = owners[j]
+            if owner < 0 or layout[owner]["label"] != "table":
+                continue
+            box = boxes[owner]
+            inside = box[0] <= (line.x1 + line.x2) / 2 <= box[2]
+            if inside and (same_row(line, other) or same_row(other, line)):
+                owners[k] = owner
+                break
+
+
+def _number_with_title(
+    lines: Sequence[Line], owners: list[int], layout: Sequence[Mapping[str, Any]]
+) -> dict[int, int]:
+    """A section number the detector boxed apart (``1.2.`` before
+    ``Scope``) goes where the title beside it goes, so the heading reads
+    whole: the nearest line right of it on its row, a few heights away.
+    Returns the pairs (line indices into ``rec_texts``: number -> title)."""
+    pairs: dict[int, int] = {}
+    for k, line in enumerate(lines):
+        if not hd.BARE_NUMBER.match(line.text):
+            continue
+        beside = [
+            j
+            for j, other in enumerate(lines)
+            if j != k
+            and same_row(line, other)
+            and 0 <= other.x1 - line.x2 <= 6 * line.height
+            and not hd.BARE_NUMBER.match(other.text)
+        ]
+        if not beside:
+            continue
+        j = min(beside, key=lambda j: lines[j].x1)
+        owner = owners[j]
+        if owner < 0 or layout[owner]["label"] != "table":
+            owners[k] = owner
+            pairs[line.index] = lines[j].index
+    return pairs
+
+
+def _numbers_first(ordered: list[Line], pairs: Mapping[int, int]) -> list[Line]:
+    """``ordered`` with each section number just before its title (line
+    reading order may read a column of numbers apart)."""
+    if not pairs:
+        return ordered
+    held = {ln.index for ln in ordered}
+    moved = {n for n, t in pairs.items() if n in held and t in held}
+    numbers = {ln.index: ln for ln in ordered if ln.index in moved}
+    before = {pairs[n]: numbers[n] for n in moved}
+    out = []
+    for line in ordered:
+        if line.index in moved:
+            continue
+        if line.index in before:
+            out.append(before[line.index])
+        out.append(line)
+    return out
+
+
 def _stacks(lines: Sequence[Line]) -> list[list[Line]]:
     """Lines in reading order grouped into blocks of lines stacked one under
-    the other (overlapping horizontally, at most a line apart): unlike
+    the other (overlapping horizontally, at most a line apart), or following
+    a section number on its row (the number's title): unlike
     paragraph grouping, never joins lines side by side across a gutter."""
     stacks: list[list[Line]] = []
     for line in lines:
@@ -307,7 +382,8 @@ def _stacks(lines: Sequence[Line]) -> list[list[Line]]:
             prev = stacks[-1][-1]
             below = prev.y2 - 0.3 * prev.height <= line.y1 <= prev.y2 + prev.height
             overlap = min(prev.x2, line.x2) - max(prev.x1, line.x1) > 0
-            if below and overlap:
+            numbered = hd.BARE_NUMBER.match(prev.text) and same_row(prev, line)
+            if (below and overlap) or numbered:
                 stacks[-1].append(line)
                 continue
         stacks.append([line])
@@ -342,18 +418,22 @@ def _split_headings(region: Region, body: hd.BodyStyle) -> list[Region]:
         if hd.could_be_heading(text):
             return [region]
         return [region._replace(label="text")]
-    if region.label in ("table_caption", "figure_caption"):
-        # A page's title just over a table is often taken for its caption;
-        # a caption names its table or figure.
+    if region.label == "header":
+        # A page's first heading set large at the top is often taken for a
+        # running head; running heads are set small.
         rows = rows_of(region.lines)
-        text = " ".join(ln.text for ln in region.lines)
-        if (
-            len(rows) == 1
-            and not _CAPTION.match(text)
-            and hd.looks_like_heading(rows[0], body)
-        ):
-            return [region._replace(label="title")]
+        if len(rows) == 1 and hd.row_prominence(rows[0], body) >= 1.25:
+            if hd.looks_like_heading(rows[0], body):
+                return [region._replace(label="title")]
         return [region]
+    if region.label in ("table_caption", "figure_caption"):
+        # A caption names its table or figure; what the model took for one
+        # without doing so (a page's title, the paragraph over a table) is
+        # text, and may hold a heading.
+        text = " ".join(ln.text for ln in region.lines)
+        if _CAPTION.match(text):
+            return [region]
+        region = region._replace(label="text")
     if region.label not in _TEXT_LIKE or not region.lines:
         return [region]
     pieces: list[tuple[str, list[Line]]] = []
