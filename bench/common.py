@@ -117,6 +117,19 @@ def paddleocr_module(kind: str, pipeline_kwargs: dict):
     )
 
 
+def page_handler(overrides: list[str]):
+    """``(handler, model)``: ocrbeam's page handler, in this process, for
+    its defaults with these config overrides (layout and table models
+    loaded when the route is structure), as the evaluations run it."""
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
+
+    config = load_config(None, ["ocr.isolate=false", *overrides])
+    structure = config.structure.settings() if config.route == "structure" else None
+    handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
+    return handler, handler.load_model()
+
+
 def emit(result: dict) -> None:
     """The closing JSON line every benchmark prints."""
     print(json.dumps(result, sort_keys=True))

@@ -55,7 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DATA, PDFS, Timer, emit  # noqa: E402
+from bench.common import DATA, PDFS, Timer, emit, page_handler  # noqa: E402
 
 
 def evaluation_set(dpi: int) -> list[dict]:
@@ -254,7 +254,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.records import PageImage
 
     from ocrbeam.engines.ppocrv5 import EngineServer, EngineSettings
@@ -273,12 +272,7 @@ def main() -> None:
         chosen_names = wanted | {name for name, _ in args.variant}
         variants = [v for v in variants if v[0] in chosen_names]
     with_engine = args.systems == "all" or "engine" in args.systems.split(",")
-    systems = {}
-    for name, overrides in variants:
-        config = load_config(None, ["ocr.isolate=false", *overrides])
-        structure = config.structure.settings() if config.route == "structure" else None
-        handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
-        systems[name] = (handler, handler.load_model())
+    systems = {name: page_handler(overrides) for name, overrides in variants}
     # The baseline: PaddleOCR's defaults, no orientation step of any kind.
     plain = load_config(
         None,

@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import structure_metrics as sm  # noqa: E402
-from bench.common import DATA, Timer, emit  # noqa: E402
+from bench.common import DATA, Timer, emit, page_handler  # noqa: E402
 
 DEV = DATA / "structure-dev"
 #: structure-dev documents kept out of tuning.
@@ -173,8 +173,10 @@ def score_document(doc: dict, rows: list) -> dict:
     kept = total = 0
     lost: list[str] = []
     for r in rows:
-        blocks = json.loads(r.result_json).get("parsing_res_list") or []
-        k, t, gone = sm.markdown_word_recall(r.text, r.markdown, blocks)
+        result = json.loads(r.result_json)
+        blocks = result.get("parsing_res_list") or []
+        read = "\n".join(result.get("rec_texts") or []) or r.text
+        k, t, gone = sm.markdown_word_recall(read, r.markdown, blocks)
         kept, total, lost = kept + k, total + t, lost + gone
     common, in_truth, in_found = sm.word_counts(doc["truth_md"], markdown)
     concordant, pairs = sm.order_score(doc["blocks"], markdown)
@@ -289,8 +291,6 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
 
-    from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
     from ocrbeam.transforms.records import PageImage
 
     docs = []
@@ -304,12 +304,7 @@ def main() -> None:
     builtin = {"structure": ["route=structure"], "ocr": ["route=ocr"]}
     systems_wanted = [s for s in args.systems.split(",") if s]
     variants = [(s, builtin[s]) for s in systems_wanted] + args.variant
-    systems = {}
-    for name, overrides in variants:
-        config = load_config(None, ["ocr.isolate=false", *overrides])
-        structure = config.structure.settings() if config.route == "structure" else None
-        handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
-        systems[name] = (handler, handler.load_model())
+    systems = {name: page_handler(overrides) for name, overrides in variants}
     per_doc: list[dict] = []
     with Timer() as timer:
         for doc in docs:

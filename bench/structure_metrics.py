@@ -20,10 +20,10 @@ Pure functions over strings, used by bench/structure_eval.py and the tests.
   found in the output by their first words, in order; the score is the
   share of block pairs the output puts in the true order (Kendall's tau
   mapped to 0..1).
-* **Markdown word recall**: the share of the words of the page's ``text``
-  (its header, footer and page-number blocks aside) that are in its
-  markdown, as multisets: a word read and then left out of the markdown is
-  a word lost.
+* **Markdown word recall**: the share of the words the engine read (the
+  page's ``rec_texts``; its header, footer and page-number blocks aside)
+  that are in its markdown, as multisets: a word read and then left out of
+  the markdown is a word lost.
 """
 
 from __future__ import annotations

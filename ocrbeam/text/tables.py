@@ -9,9 +9,9 @@ model, as it does the layout model's table regions.
 
 Running text is never a candidate: a row holding a long piece (a line of
 prose, more than eight words or over 45% of the page's width) breaks a
-run, and a run whose pieces average more than four words or are wide (over
-30% of the page) is columns of text, not a table; nor is a numbered or
-bulleted list, whose first column holds only its markers.
+run, and a run whose pieces average more than seven words or are wide
+(over 30% of the page) is columns of text, not a table; nor is a numbered
+or bulleted list, whose first column holds only its markers.
 
 Pure functions over :class:`.lines.Line` values.
 """
@@ -50,12 +50,15 @@ def _anchors(row: Sequence[Line]) -> list[tuple[float, float]]:
 
 
 def _aligned(a: Sequence[Line], b: Sequence[Line], tolerance: float) -> int:
-    """How many pieces of row ``b`` start or end where a piece of ``a``
-    does (left-aligned words, right-aligned numbers)."""
+    """How many pieces of row ``b`` start, end or are centred where a piece
+    of ``a`` is (left-aligned words, right-aligned numbers, centred
+    headers)."""
     count = 0
     for x1, x2 in _anchors(b):
         if any(
-            abs(x1 - p1) <= tolerance or abs(x2 - p2) <= tolerance
+            abs(x1 - p1) <= tolerance
+            or abs(x2 - p2) <= tolerance
+            or abs((x1 + x2) - (p1 + p2)) <= 2 * tolerance
             for p1, p2 in _anchors(a)
         ):
             count += 1
@@ -73,7 +76,7 @@ def _prose_or_list(run: Sequence[Sequence[Line]], page_width: float) -> bool:
     pieces = [ln for row in run for ln in row]
     words = statistics.fmean(len(ln.text.split()) for ln in pieces)
     width = statistics.median(ln.x2 - ln.x1 for ln in pieces)
-    if words > 4 or width > 0.3 * page_width:
+    if words > 7 or width > 0.3 * page_width:
         return True
     firsts = [row[0] for row in run if len(row) >= 2]
     columns = max(len(row) for row in run)
