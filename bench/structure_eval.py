@@ -73,7 +73,7 @@ DEV_KINDS = {
 }
 
 
-def _docling_tables(doc: dict) -> list[str]:
+def docling_tables(doc: dict) -> list[str]:
     out = []
     for table in doc.get("tables", []):
         data = table["data"]
@@ -131,7 +131,7 @@ def dev_documents(dpi: int) -> list[dict]:
                 "pages": pages,
                 "truth_md": truth_md,
                 "headings": sm.headings(truth_md),
-                "tables": _docling_tables(doc),
+                "tables": docling_tables(doc),
                 "blocks": _md_blocks(truth_md),
             }
         )

@@ -144,6 +144,7 @@ class StructureModels:
         too (``"source": "lines"``, score 0): the table model reads them
         whatever the layout model called them."""
         from ocrbeam.text.lines import lines_from_result
+        from ocrbeam.text.regions import FIGURE_TEXT_SHARE
         from ocrbeam.text.tables import table_candidates
 
         from . import typography
@@ -151,11 +152,19 @@ class StructureModels:
         page = typography.gray(image)
         line_boxes = ocr.get("rec_boxes") or []
         regions = self.regions(image)
+        ruled = []
         for region in regions:
             if region["label"] == "figure":
                 region["text_share"] = typography.text_share(
                     page, region["coordinate"], line_boxes
                 )
+                # A "figure" of words between rules is a table the layout
+                # model did not see.
+                if region["text_share"] >= FIGURE_TEXT_SHARE:
+                    box = typography.ruled_table(page, region["coordinate"])
+                    if box is not None:
+                        ruled.append(_table_region(box, "rules"))
+        regions.extend(ruled)
         tables = [r["coordinate"] for r in regions if r["label"] == "table"]
         texts = [
             r["coordinate"] for r in regions if r["label"] in ("text", "reference")
@@ -163,15 +172,7 @@ class StructureModels:
         found = table_candidates(lines_from_result(ocr), image.shape[1], tables, texts)
         for box in found:
             if not any(_covered(box, t) for t in tables):
-                regions.append(
-                    {
-                        "cls_id": CDLA_LABELS.index("table"),
-                        "label": "table",
-                        "score": 0.0,
-                        "coordinate": [round(float(v), 1) for v in box],
-                        "source": "lines",
-                    }
-                )
+                regions.append(_table_region(box, "lines"))
         table_res = []
         if self._table is not None:
             table_res = [
@@ -184,6 +185,18 @@ class StructureModels:
             "table_res_list": table_res,
             "rec_styles": [list(v) for v in typography.line_styles(page, line_boxes)],
         }
+
+
+def _table_region(box: Sequence[float], source: str) -> dict[str, Any]:
+    """A table region the layout model did not give (score 0), and what
+    found it (``lines``: aligned columns; ``rules``: rules in a figure)."""
+    return {
+        "cls_id": CDLA_LABELS.index("table"),
+        "label": "table",
+        "score": 0.0,
+        "coordinate": [round(float(v), 1) for v in box],
+        "source": source,
+    }
 
 
 def _covered(box: Sequence[float], table: Sequence[float]) -> bool:

@@ -21,6 +21,7 @@ sees the image.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -125,3 +126,39 @@ def _thin(marks: np.ndarray, most: int = 5) -> np.ndarray:
                 out[start:i] = True
             start = None
     return out
+
+
+def ruled_table(page: np.ndarray, box: Sequence[float]) -> Optional[list[float]]:
+    """The box of a ruled table inside ``box``: three or more thin rules
+    running across most of its width (a table's row lines), from the first
+    rule to the last and as wide as they run; None when there are fewer.
+
+    The region is looked at in strips 100 px wide, so that a scan's slight
+    skew keeps each rule within a row or two of each strip."""
+    h, w = page.shape[:2]
+    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    if x2 - x1 < 200 or y2 - y1 < 8:
+        return None
+    paper = float(np.percentile(page, 90))
+    dark = page[y1:y2, x1:x2] < paper - 60
+    ruled_strips = []
+    for left in range(0, dark.shape[1] - 99, 100):
+        rows = _thin(dark[:, left : left + 100].mean(axis=1) >= 0.8)
+        runs = np.flatnonzero(rows[1:] & ~rows[:-1]).tolist()
+        starts = ([0] if rows[0] else []) + [i + 1 for i in runs]
+        if len(starts) >= 3:
+            ends = np.flatnonzero(rows).tolist()
+            ruled_strips.append((left, starts[0], ends[-1]))
+    strips = len(range(0, dark.shape[1] - 99, 100))
+    if len(ruled_strips) < max(2, 0.6 * strips):
+        return None
+    last = ruled_strips[-1][0] + 100
+    # The rules reach the region's edge when its last whole strip has them.
+    right = x2 if last + 100 > dark.shape[1] else x1 + last
+    return [
+        float(x1 + ruled_strips[0][0]),
+        float(y1 + min(s[1] for s in ruled_strips)),
+        float(right),
+        float(y1 + max(s[2] for s in ruled_strips) + 1),
+    ]
