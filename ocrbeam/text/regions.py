@@ -36,6 +36,8 @@ class Region(NamedTuple):
     box: tuple[float, float, float, float]
     lines: tuple[Line, ...]
     table: Optional[Mapping[str, Any]] = None  # table_res_list entry
+    #: Lines of the page in no layout region, grouped here.
+    loose: bool = False
 
 
 # -- overlapping regions ------------------------------------------------------
@@ -189,7 +191,7 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
                 max(ln.x2 for ln in paragraph),
                 max(ln.y2 for ln in paragraph),
             )
-            regions.append(Region("text", box, tuple(paragraph)))
+            regions.append(Region("text", box, tuple(paragraph), loose=True))
     return regions
 
 

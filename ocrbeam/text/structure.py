@@ -157,7 +157,24 @@ def _shares_row(row: Sequence[Line], lines: Sequence[Line]) -> bool:
     )
 
 
-def _split_headings(region: Region, body: hd.BodyStyle) -> list[Region]:
+def _header_cells(regions: Sequence[Region], body: hd.BodyStyle) -> set[int]:
+    """Lines outside every layout region that look like headings and sit
+    on one row with another such line: the header row of a table nothing
+    found (two columns of text have layout regions; their headings are
+    not judged here)."""
+    loose = [ln for r in regions if r.loose for ln in r.lines]
+    candidates = [ln for ln in loose if hd.looks_like_heading([ln], body)]
+    cells = set()
+    for a in candidates:
+        for b in candidates:
+            if a is not b and (same_row(a, b) or same_row(b, a)):
+                cells.update((a.index, b.index))
+    return cells
+
+
+def _split_headings(
+    region: Region, body: hd.BodyStyle, header_cells: set[int] = frozenset()
+) -> list[Region]:
     """A text region cut at the rows set as headings (promoted to
     ``title`` pieces); a ``title`` region that cannot be a heading (a list
     item, a lead-in ending with a colon, a long sentence) becomes text."""
@@ -187,7 +204,10 @@ def _split_headings(region: Region, body: hd.BodyStyle) -> list[Region]:
     pieces: list[tuple[str, list[Line]]] = []
     for row in rows_of(region.lines):
         label = "title" if hd.looks_like_heading(row, body) else "text"
-        if label == "title" and _shares_row(row, region.lines):
+        if label == "title" and (
+            _shares_row(row, region.lines)
+            or any(ln.index in header_cells for ln in row)
+        ):
             label = "text"  # a table's header cell, not a heading
         if pieces and pieces[-1][0] == label:
             previous = pieces[-1][1][-1]
@@ -222,7 +242,8 @@ def page_structure(
     regions = regions_of(result, lines)
     body = hd.body_style(lines)
     order = order_regions(regions, body.height)
-    pieces = [p for k in order for p in _split_headings(regions[k], body)]
+    cells = _header_cells(regions, body)
+    pieces = [p for k in order for p in _split_headings(regions[k], body, cells)]
     titles = [
         (" ".join(_row_texts(p.lines)), p.lines)
         for p in pieces
