@@ -107,10 +107,9 @@ class StructureModels:
         PaddleX's table pipeline crops: SLANet-plus is sensitive to the white
         around a table (on the generated test page a margin of 6 or 12 px lost
         a spanning cell that 0 and 3 px found)."""
-        height, width = image.shape[:2]
-        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-        x2 = min(width, int(box[2] + 0.999))
-        y2 = min(height, int(box[3] + 0.999))
+        from .typography import clip_box
+
+        x1, y1, x2, y2 = clip_box(image, box)
         crop = image[y1:y2, x1:x2].copy()
         structures, cell_boxes = self._table([crop])
         tokens, score = structures[0]

@@ -35,6 +35,24 @@ def gray(image: np.ndarray) -> np.ndarray:
     ).astype(np.uint8)
 
 
+def clip_box(page: np.ndarray, box: Sequence[float]) -> tuple[int, int, int, int]:
+    """``box`` as whole pixels inside the page (edges rounded outwards)."""
+    h, w = page.shape[:2]
+    return (
+        max(0, int(box[0])),
+        max(0, int(box[1])),
+        min(w, int(box[2] + 0.999)),
+        min(h, int(box[3] + 0.999)),
+    )
+
+
+def _ink(page: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """Dark pixels of a part of the page against the page's paper (its 90th
+    percentile), not the part's own spread: a photo's mid-tones count."""
+    paper = float(np.percentile(page, 90))
+    return page[y1:y2, x1:x2] < paper - 60
+
+
 def _dark(crop: np.ndarray) -> np.ndarray:
     """Dark pixels of a crop: below the middle of its 5th and 95th
     percentiles (print is dark on light; an inverted line reads as its
@@ -52,9 +70,7 @@ def line_style(page: np.ndarray, box: Sequence[float]) -> tuple[float, float, fl
     horizontal stroke thickness over that x-height, and the median grey of
     its ink (0 black; coloured headings print lighter).  Zeros without
     ink."""
-    h, w = page.shape[:2]
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    x1, y1, x2, y2 = clip_box(page, box)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return 0.0, 0.0, 0.0
     crop = page[y1:y2, x1:x2]
@@ -84,16 +100,10 @@ def text_share(
 ) -> float:
     """The share of the dark pixels in ``box`` that lie inside the line
     boxes (1.0 for a region without ink)."""
-    h, w = page.shape[:2]
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    x1, y1, x2, y2 = clip_box(page, box)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return 1.0
-    crop = page[y1:y2, x1:x2]
-    # Dark against the page's paper, not the crop's own spread: a photo's
-    # mid-tones count as ink.
-    paper = float(np.percentile(page, 90))
-    dark = crop < paper - 60
+    dark = _ink(page, x1, y1, x2, y2)
     # Rules (a table's lines, a form's fields) are not pictures: thin bands
     # of rows or columns dark across most of the region do not count.
     dark[_thin(dark.mean(axis=1) >= 0.6), :] = False
@@ -135,13 +145,10 @@ def ruled_table(page: np.ndarray, box: Sequence[float]) -> Optional[list[float]]
 
     The region is looked at in strips 100 px wide, so that a scan's slight
     skew keeps each rule within a row or two of each strip."""
-    h, w = page.shape[:2]
-    x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
-    x2, y2 = min(w, int(box[2] + 0.999)), min(h, int(box[3] + 0.999))
+    x1, y1, x2, y2 = clip_box(page, box)
     if x2 - x1 < 200 or y2 - y1 < 8:
         return None
-    paper = float(np.percentile(page, 90))
-    dark = page[y1:y2, x1:x2] < paper - 60
+    dark = _ink(page, x1, y1, x2, y2)
     ruled_strips = []
     for left in range(0, dark.shape[1] - 99, 100):
         rows = _thin(dark[:, left : left + 100].mean(axis=1) >= 0.8)

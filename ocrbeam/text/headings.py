@@ -34,7 +34,7 @@ from typing import NamedTuple
 from .lines import Line
 
 NUMBERED = re.compile(r"^\s*((?:\d{1,2}\.)*\d{1,2})\.?\s+\S")
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
+PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•▪◦·‣☐☑☒□■]|\(?[a-zA-Z]\)|\d{1,3}\))\s*")
 _LEAD_IN = re.compile(r"[:,;]\s*$")
 #: A section number the detector boxed apart from its title.
@@ -121,7 +121,7 @@ def could_be_heading(text: str, lower: bool = False) -> bool:
         and letters >= 0.4 * len(text.replace(" ", ""))
         and not _LEAD_IN.search(text)
         and not _LIST_ITEM.match(text)
-        and not _PAGE_NUMBER.match(text)
+        and not PAGE_NUMBER.match(text)
         and (lower or not text[:1].islower())
         and not (len(words) >= 4 and text.endswith("."))  # a sentence
     )

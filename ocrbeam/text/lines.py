@@ -23,6 +23,11 @@ class Line(NamedTuple):
     weight: float = 0.0
     tone: float = 0.0
 
+    def centred_in(self, box: Sequence[float]) -> bool:
+        """This line's centre lies inside ``box`` (x1, y1, x2, y2)."""
+        cx, cy = (self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2
+        return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
     @property
     def height(self) -> float:
         return max(1.0, self.y2 - self.y1)

@@ -107,7 +107,7 @@ def list_item(text: str) -> str:
         return "- [x] " + rest
     if marker in _UNCHECKED:
         return "- [ ] " + rest
-    if marker in ("-", "*") or marker in "•▪◦·‣":
+    if marker in ("-", "*", "•", "▪", "◦", "·", "‣"):
         return "- " + rest
     if re.fullmatch(r"\d{1,3}\.", marker):
         return f"{marker} {rest}"

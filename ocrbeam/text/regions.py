@@ -167,9 +167,7 @@ def regions_of(result: Mapping[str, Any], lines: Sequence[Line]) -> list[Region]
         if owner >= 0 and layout[owner]["label"] == "table":
             # A table's cells hold only lines centred inside it (a caption
             # just over its top edge would be dropped by the cell matcher).
-            box = boxes[owner]
-            cx, cy = (line.x1 + line.x2) / 2, (line.y1 + line.y2) / 2
-            if not (box[0] <= cx <= box[2] and box[1] <= cy <= box[3]):
+            if not line.centred_in(boxes[owner]):
                 owners[k] = -1
     _rows_into_tables(lines, owners, layout, boxes)
     titled = _number_with_title(lines, owners, layout)

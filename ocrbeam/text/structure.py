@@ -61,7 +61,6 @@ BLOCK_LABELS = {
 }
 #: Blocks kept out of the markdown body (page furniture).
 FURNITURE = {"header", "footer", "number"}
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?\s*$", re.I)
 _CAPTION = re.compile(
     r"^\s*(?:table|tab\.|figure|fig\.|chart|graph|image|source|note|exhibit)\b",
     re.I,
@@ -143,7 +142,7 @@ def _block_label(region: Region, rows: Sequence[str]) -> str:
     if (
         label in ("header", "footer")
         and rows
-        and all(_PAGE_NUMBER.match(r) for r in rows)
+        and all(hd.PAGE_NUMBER.match(r) for r in rows)
     ):
         return "number"
     return label

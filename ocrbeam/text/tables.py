@@ -83,11 +83,6 @@ def _prose_or_list(run: Sequence[Sequence[Line]], page_width: float) -> bool:
     return columns <= 2 and all(_MARKER.match(ln.text) for ln in firsts)
 
 
-def _inside(line: Line, box: Sequence[float]) -> bool:
-    cx, cy = (line.x1 + line.x2) / 2, (line.y1 + line.y2) / 2
-    return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
-
-
 def table_candidates(
     lines: Sequence[Line],
     page_width: float,
@@ -99,14 +94,14 @@ def table_candidates(
     columns, among the lines outside the layout model's ``tables``.  A row
     whose pieces lie in two of its ``texts`` regions is two columns of text
     side by side, not a table row."""
-    lines = [ln for ln in lines if not any(_inside(ln, t) for t in tables)]
+    lines = [ln for ln in lines if not any(ln.centred_in(t) for t in tables)]
     if not lines:
         return []
     unit = statistics.median(ln.height for ln in lines)
 
     def columns_of_text(row: Sequence[Line]) -> bool:
         owners = {
-            next((k for k, box in enumerate(texts) if _inside(ln, box)), -1)
+            next((k for k, box in enumerate(texts) if ln.centred_in(box)), -1)
             for ln in row
         }
         return len(owners - {-1}) >= 2
