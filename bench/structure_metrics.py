@@ -208,6 +208,13 @@ def markdown_word_recall(
         if block.get("block_label") in FURNITURE:
             want -= Counter(words(str(block.get("block_content") or "")))
     have = Counter(words(markdown))
+    # A word broken at a line's end ("con-" / "tinues") is kept whole.
+    lines = text.splitlines()
+    for line, after in zip(lines, lines[1:], strict=False):
+        head, tail = words(line), words(after)
+        if line.rstrip().endswith("-") and head and tail:
+            if have[head[-1] + tail[0]]:
+                have += Counter([head[-1], tail[0]])
     lost = want - have
     total = sum(want.values())
     return total - sum(lost.values()), total, sorted(lost.elements())

@@ -30,8 +30,20 @@ from ocrbeam.text.structure import (
     table_html,
     table_rows,
 )
+from ocrbeam.text.structure import _left_out as left_out
 
 # -- pure functions -----------------------------------------------------------
+
+
+def test_a_line_the_table_markup_lacks_is_left_out_though_its_text_is_inside():
+    """Footnote marks "1" and "3" the cell matcher dropped are found in no
+    cell: not inside "83,190,556", not in colspan="3"; a "7" it placed is."""
+    markup = (
+        '<table><tr><td colspan="3">EUR</td></tr>'
+        "<tr><td>83,190,556</td><td>7</td><td>453</td></tr></table>"
+    )
+    lines = [Line(t, 0.99, 0, 0, 10, 10, k) for k, t in enumerate("1 3 7 7".split())]
+    assert [ln.text for ln in left_out(lines, markup)] == ["1", "3", "7"]
 
 
 def _line(text, x1, y1, x2, y2, index=-1):

@@ -75,7 +75,15 @@ def group_paragraphs(lines: Sequence[Line]) -> list[list[Line]]:
 def _is_heading(paragraph: Sequence[Line], median_h: float) -> bool:
     text = " ".join(line.text for line in paragraph)
     tall = statistics.mean(line.height for line in paragraph) > 1.3 * median_h
-    return tall and len(paragraph) <= 2 and len(text) <= 120 and not text.endswith(".")
+    # A heading has words: a dash or a number set large is not one.
+    worded = any(c.isalpha() for c in text)
+    return (
+        tall
+        and worded
+        and len(paragraph) <= 2
+        and len(text) <= 120
+        and not text.endswith(".")
+    )
 
 
 def page_markdown(lines: Sequence[Line]) -> str:

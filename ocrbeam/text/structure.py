@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -102,6 +103,23 @@ def table_html(table: Mapping[str, Any], lines: Sequence[Line]) -> str:
         markup = "".join(tokens)
     found = re.search(r"<table>.*</table>", markup, re.S)
     return found.group(0) if found else ""
+
+
+def _left_out(lines: Sequence[Line], markup: str) -> list[Line]:
+    """The lines a table's markup does not hold: each line's text counted
+    as a whole (a footnote mark "1" is not found inside "83,190,556"), as
+    many times as lines carry it."""
+    cells = re.sub(r"<[^>]+>", " ", markup)  # not colspan="3"
+    used: Counter = Counter()
+    left = []
+    for line in lines:
+        text = html.escape(line.text)
+        found = len(re.findall(rf"(?<![\w.,]){re.escape(text)}(?![\w.,])", cells))
+        if used[text] < found:
+            used[text] += 1
+        else:
+            left.append(line)
+    return left
 
 
 def table_rows(markup: str) -> list[str]:
@@ -263,7 +281,7 @@ def page_structure(
             # The cell matcher leaves out a line it cannot place in a cell
             # (a cut-off header, a cell the model did not see): such lines
             # follow the table as a paragraph, so no word read is lost.
-            left = [ln for ln in region.lines if html.escape(ln.text) not in content]
+            left = _left_out(region.lines, content)
             rows = (table_rows(content) or rows) + _row_texts(left)
             part = content or None
             if content and left:
