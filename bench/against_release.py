@@ -33,7 +33,10 @@ from ocrbeam.transforms.config import load_config
 from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 from ocrbeam.transforms.records import PageImage
 config = load_config(None, ["ocr.isolate=false"])
-structure = config.structure.settings() if config.route == "structure" else None
+# Page images: the layout and table models run where the default route
+# runs them on an OCR'd page.
+pages = getattr(config, "structure_pages", config.route == "structure")
+structure = config.structure.settings() if pages else None
 handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
 model = handler.load_model()
 out = {}

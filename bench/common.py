@@ -120,14 +120,47 @@ def paddleocr_module(kind: str, pipeline_kwargs: dict):
 def page_handler(overrides: list[str]):
     """``(handler, model)``: ocrbeam's page handler, in this process, for
     its defaults with these config overrides (layout and table models
-    loaded when the route is structure), as the evaluations run it."""
+    loaded when the route runs them), as the evaluations run it."""
+    from ocrbeam.pipelines.stages import page_handler as handler_for
     from ocrbeam.transforms.config import load_config
-    from ocrbeam.transforms.handlers import PPOCRv5ModelHandler
 
     config = load_config(None, ["ocr.isolate=false", *overrides])
-    structure = config.structure.settings() if config.route == "structure" else None
-    handler = PPOCRv5ModelHandler(config.ocr, "eval", structure=structure)
+    handler = handler_for(config)
     return handler, handler.load_model()
+
+
+def read_document(
+    overrides: list[str], data: bytes, handler, model, structure=None
+) -> list:
+    """A PDF's page rows in page order, read in this process as a run reads
+    it: the split (text layer, its checks, rendering) with the config these
+    overrides make, then ``handler`` on the pages it renders.
+    ``structure``: send text-layer pages to the models (None: as the
+    config says; False: route auto as before 0.3.0, text layers as lines)."""
+    from ocrbeam.transforms.config import load_config
+    from ocrbeam.transforms.pdf import _SplitDoFn
+    from ocrbeam.transforms.records import DocumentBlob, PageImage
+
+    from ocrbeam.local.progress import ProgressReporter
+
+    config = load_config(None, ["ocr.isolate=false", "render.isolate=false",
+                                *overrides])  # fmt: skip
+    if structure is None:
+        structure = config.structure_pages
+    route = "ocr" if config.route in ("structure", "vl") else config.route
+    split = _SplitDoFn(config.render, config.source, "eval", False,
+                       ProgressReporter(None, "bench"), route, structure)  # fmt: skip
+    split.setup()
+    try:
+        blob = DocumentBlob("e", "mem://doc", len(data), data, [])
+        outs = list(split.process(blob))
+    finally:
+        split.teardown()
+    rows = [o.value for o in outs if getattr(o, "tag", None) == "direct"]
+    for page in (o for o in outs if isinstance(o, PageImage)):
+        [out] = handler.run_inference([page], model)
+        rows.append(getattr(out, "row", out))
+    return sorted(rows, key=lambda r: r.page_index)
 
 
 def emit(result: dict) -> None:

@@ -45,7 +45,8 @@ def main() -> None:
         for index in range(count):
             truth = truth_pdf[index].get_textpage().get_text_range()
             start = time.perf_counter()
-            lines, width, height = renderer.text_layer(index)
+            layer = renderer.text_layer(index)
+            lines, width, height = layer.lines, layer.width, layer.height
             page = PageImage("b", name, index, count, width, height, b"")
             row = text_layer_result(page, lines, config_hash="b", elapsed_ms=0)
             text_s += time.perf_counter() - start

@@ -10,7 +10,7 @@ import the checkout's code rather than failing on the half-package found first.
 
 import os as _os
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isfile(

@@ -264,8 +264,11 @@ def run(
 
 
 #: Settings whose defaults changed: 0.2.0 reads with fp32 (int8 before) and
-#: with the layout and table models (route structure; route ocr before).
+#: with the layout and table models (route structure; route ocr before);
+#: 0.3.0 takes checked text layers with structure (route auto).
 _EARLIER_DEFAULTS = (
+    ("route=structure",),
+    ("route=structure", "ocr.textRecognitionPrecision=int8"),
     ("ocr.textRecognitionPrecision=int8",),
     ("ocr.textRecognitionPrecision=fp32",),
     ("route=ocr",),
@@ -277,7 +280,8 @@ _EARLIER_DEFAULTS = (
 
 def _continuation_hint(config: PipelineConfig, existing: set[str]) -> str:
     """How to continue an output written with an earlier default (int8 before
-    0.2.0; route ocr, or route auto without structure, before 0.2.0)."""
+    0.2.0; route ocr, or route auto without structure, before 0.2.0; route
+    structure before 0.3.0)."""
     for overrides in _EARLIER_DEFAULTS:
         try:
             other = with_overrides(config, list(overrides))

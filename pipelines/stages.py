@@ -51,6 +51,7 @@ def page_handler(
         cpu_threads=cpu_threads,
         engine_pool=engine_pool,
         structure=config.structure.settings() if config.structure_pages else None,
+        text_layer=config.render.text_layer if config.route == "auto" else None,
     )
 
 
@@ -86,6 +87,7 @@ def ocr_blobs(
         config.source,
         split_route,
         break_fusion=spread_pages and not pooled,
+        structure=config.structure_pages,
     )
     results, ocr_dead, artifacts = pages | "OcrPages" >> OcrPages(
         handler,

@@ -185,3 +185,9 @@ def test_another_config_needs_force_and_force_redoes_everything(tmp_path, capsys
     assert run("--set", "route=ocr") == 0
     assert run() == 2
     assert "add --set route=ocr to continue it" in capsys.readouterr().err
+    # Written with route structure (the default of 0.2.0) likewise.
+    out = tmp_path / "structure"
+    assert run("--set", "route=structure") == 0
+    assert run() == 2
+    assert "add --set route=structure to continue it" in capsys.readouterr().err
+    assert run("--set", "route=structure") == 0

@@ -146,8 +146,10 @@ def test_version(capsys):
 @pytest.mark.model
 @pytest.mark.pipeline
 def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
-    """route=auto: a born-digital PDF from its text layer, a blank page without
-    the models, a raster page through OCR; all rows, documents and accounting."""
+    """The default route (auto): a born-digital PDF from its text layer with
+    its structure, a blank page without the models, a raster page through
+    OCR; all rows, documents and accounting, and where each page's words
+    came from."""
     import json
 
     from docs import DATA, SENTENCES, blank_pdf, encode, text_image
@@ -160,30 +162,19 @@ def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
     (lake / "blank.pdf").write_bytes(blank_pdf(300, 400))
     (lake / "scan.png").write_bytes(encode(text_image(SENTENCES[:2])))
     out = tmp_path / "out"
-    code = main(
-        [
-            "run",
-            "--input",
-            str(lake),
-            "--output",
-            str(out),
-            "--no_progress",
-            "--set",
-            "route=auto",
-        ]
-    )
+    code = main(["run", "--input", str(lake), "--output", str(out), "--no_progress"])
     assert code == 0
     pages = ds.dataset(str(out / "pages"), format="parquet").to_table().to_pylist()
     routes = sorted(
-        (r["source_uri"].rsplit("/", 1)[1], r["page_index"], r["route"]) for r in pages
-    )
+        (r["source_uri"].rsplit("/", 1)[1], r["page_index"], r["route"],
+         r["text_source"], r["text_source_reason"])
+        for r in pages
+    )  # fmt: skip
+    layer = ("structure", "text_layer", "text layer passed its checks")
     assert routes == [
-        ("blank.pdf", 0, "blank"),
-        ("born-digital.pdf", 0, "text_layer"),
-        ("born-digital.pdf", 1, "text_layer"),
-        ("born-digital.pdf", 2, "text_layer"),
-        ("born-digital.pdf", 3, "text_layer"),
-        ("scan.png", 0, "structure"),  # route auto OCRs with structure
+        ("blank.pdf", 0, "blank", None, None),
+        *[("born-digital.pdf", index, *layer) for index in range(4)],
+        ("scan.png", 0, "structure", "ocr", "not a PDF: no text layer"),
     ]
     summary = json.loads((out / "_SUMMARY.json").read_text())
     assert summary["ok"] and summary["documents_done"] == 3

@@ -206,11 +206,13 @@ def test_cpu_yaml_is_the_default_and_cpu_int8_the_speed_profile():
         # 9054e28: the fp32 recogniser by default, route ocr.
         (["route=ocr"], "df12cc92865b6500"),
         # 0.2.0: route structure by default.
-        ([], "d069b7e1e625bed6"),
+        (["route=structure"], "d069b7e1e625bed6"),
+        # 0.3.0: route auto by default, text layers read with structure.
+        ([], "a3a638a075ec24e4"),
         # Operational settings change how, not what: same fingerprint.
         (
             ["render.passwords=[a]", "ocr.cpuThreads=3", "ocr.isolate=false"],
-            "d069b7e1e625bed6",
+            "a3a638a075ec24e4",
         ),
     ],
 )
@@ -333,18 +335,23 @@ def test_ready_configs_with_a_few_keys_changed_still_load():
     assert remote.ocr.backend == "remote"
 
 
-def test_structure_is_the_default_route_where_ocrbeam_runs_the_ocr():
-    """Layout and tables by default (they cost a few percent: bench/README.md);
-    with a remote OCR service there is no engine of ocrbeam's to hold them,
-    so the default reads lines, and route auto's OCR'd pages likewise."""
+def test_auto_is_the_default_route_with_structure_where_ocrbeam_runs_the_ocr():
+    """Layout and tables by default, on text-layer and OCR'd pages alike
+    (bench/README.md says what they cost); with a remote OCR service there is
+    no engine of ocrbeam's to hold them, so route auto reads lines, and route
+    structure (as configs written before 0.3.0 say) is route ocr."""
     default = load_config(None, [])
-    assert default.route == "structure" and default.structure_pages
+    assert default.route == "auto" and default.structure_pages
+    assert default.render.text_layer == "auto"
     remote = ["ocr.backend=remote", "ocr.remoteUrl=http://svc"]
-    assert load_config(None, remote).route == "ocr"
-    assert not load_config(None, [*remote, "route=auto"]).structure_pages
-    assert load_config(None, ["route=auto"]).structure_pages
-    assert not load_config(None, ["route=auto", "structure.auto=false"]).structure_pages
+    assert load_config(None, remote).route == "auto"
+    assert not load_config(None, remote).structure_pages
+    assert load_config(None, [*remote, "route=structure"]).route == "ocr"
+    assert load_config(None, ["route=structure"]).structure_pages
+    assert not load_config(None, ["structure.auto=false"]).structure_pages
+    with pytest.raises(ConfigError, match="render.textLayer has no effect"):
+        load_config(None, ["route=structure", "render.textLayer=ignore"])
     with pytest.raises(ConfigError, match="structure.tables has no effect"):
         load_config(None, ["route=ocr", "structure.tables=false"])
     with pytest.raises(ConfigError, match="structure.auto has no effect"):
-        load_config(None, ["structure.auto=false"])
+        load_config(None, ["route=structure", "structure.auto=false"])

@@ -115,9 +115,11 @@ def split_all(
     source: SourceConfig = SourceConfig(),
     done=(),
     route: str = "ocr",
+    structure: bool = False,
 ):
     """Run the split DoFn on one document: ``(pages, dead letters, rows)``."""
-    fn = _SplitDoFn(config, source, "h", False, ProgressReporter(None, "t"), route)
+    progress = ProgressReporter(None, "t")
+    fn = _SplitDoFn(config, source, "h", False, progress, route, structure)
     fn.setup()
     try:
         blob = DocumentBlob("id", "mem://doc", len(data), data, list(done))
@@ -209,3 +211,25 @@ def test_auto_route_uses_ocr_where_the_text_layer_is_missing():
     data = (DATA / "minimal-document.pdf").read_bytes()
     pages, _dead, rows = split_all(data, route="auto")
     assert pages == [] and [r.route for r in rows] == ["text_layer"]
+
+
+def test_route_auto_sends_text_layer_pages_to_the_models_with_their_lines():
+    import json
+
+    data = (DATA / "multicolumn.pdf").read_bytes()
+    pages, dead, rows = split_all(data, route="auto", structure=True)
+    assert dead == [] and rows == [] and len(pages) == 3
+    for page in pages:
+        assert page.image and page.text_note == "text layer passed its checks"
+        lines = json.loads(page.text_layer)
+        assert all(len(line) == 5 for line in lines)
+        # pdfium's hyphen at a line's end is a hyphen, never a control code.
+        assert not any("\x02" in line[0] for line in lines)
+    # A page without a text layer goes on with why it is OCR'd.
+    [page], _, _ = split_all(pdf_of_pages([SENTENCES[:2]]), route="auto",
+                             structure=True)  # fmt: skip
+    assert page.text_layer is None and page.text_note == "no text layer"
+    ignoring = RenderConfig(isolate=False, text_layer="ignore")
+    pages, _, _ = split_all(data, ignoring, route="auto", structure=True)
+    assert {p.text_note for p in pages} == {"render.textLayer=ignore"}
+    assert {p.text_layer for p in pages} == {None}

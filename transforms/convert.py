@@ -47,6 +47,8 @@ def to_page_result(
     config_hash: str,
     orientation_deg: Optional[int] = None,
     route: str = "ocr",
+    text_source: Optional[str] = None,
+    text_source_reason: Optional[str] = None,
 ) -> PageResult:
     """Build the ``pages/`` row of one page from the engine's result dict.
 
@@ -65,6 +67,7 @@ def to_page_result(
         page, pruned, lines, page_text(lines), page_markdown(lines),
         engine=engine, model=model, elapsed_ms=elapsed_ms,
         config_hash=config_hash, orientation_deg=orientation_deg, route=route,
+        text_source=text_source, text_source_reason=text_source_reason,
     )  # fmt: skip
 
 
@@ -76,7 +79,7 @@ def structure_page_result(
     """The row of a page read with its layout (``route: structure``) and its
     figures (relative image path -> box in the page as OCR'd); ``meta`` as
     for :func:`to_page_result` (engine, model, elapsed_ms, config_hash,
-    orientation_deg).
+    orientation_deg, text_source, text_source_reason).
 
     ``result_json`` is the OCR result with ``layout_det_res``,
     ``table_res_list``, ``parsing_res_list`` (PaddleOCR-VL's block shape) and
@@ -106,6 +109,8 @@ def _row(
     config_hash: str,
     orientation_deg: Optional[int] = None,
     route: str,
+    text_source: Optional[str] = None,
+    text_source_reason: Optional[str] = None,
 ) -> PageResult:
     return PageResult(
         doc_id=page.doc_id,
@@ -125,6 +130,8 @@ def _row(
         config_hash=config_hash,
         orientation_deg=orientation_deg,
         route=route,
+        text_source=text_source if lines else None,
+        text_source_reason=text_source_reason,
     )
 
 
@@ -134,19 +141,19 @@ def text_layer_result(
     *,
     config_hash: str,
     elapsed_ms: float,
+    reason: Optional[str] = None,
 ) -> PageResult:
-    """The row of a page taken from its PDF text layer (no OCR).
+    """The row of a page taken from its PDF text layer as lines (no models:
+    route text_layer, and route auto without structure).
 
     ``lines`` are ``(text, x1, y1, x2, y2)`` in pixels of the page rendered at
     the configured dpi; they go through the same reading order and paragraph
-    grouping as OCR'd lines.  ``result_json`` uses the OCR result's key names.
+    grouping as OCR'd lines.  ``result_json`` uses the OCR result's key names;
+    ``reason``: why the text layer was taken.
     """
-    raw = {
-        "model_settings": {"route": "text_layer"},
-        "rec_texts": [line[0] for line in lines],
-        "rec_scores": [1.0] * len(lines),
-        "rec_boxes": [[round(v, 1) for v in line[1:5]] for line in lines],
-    }
+    from ocrbeam.engines.text_layer import as_ocr_result
+
+    raw = {"model_settings": {"route": "text_layer"}, **as_ocr_result(lines)}
     return to_page_result(
         page,
         raw,
@@ -155,6 +162,8 @@ def text_layer_result(
         elapsed_ms=elapsed_ms,
         config_hash=config_hash,
         route="text_layer",
+        text_source="text_layer",
+        text_source_reason=reason,
     )
 
 

@@ -38,9 +38,9 @@ from ocrbeam.engines.render import (
     RENDERER_PROCESS_NAME,
     PageRenderer,
     SplitError,
-    plausible_text_layer,
     sniff_type,
 )
+from ocrbeam.engines.text_layer import encode_lines, verdict
 from ocrbeam.local.progress import ProgressReporter
 
 from .config import RenderConfig, SourceConfig
@@ -69,9 +69,11 @@ class _SplitDoFn(beam.DoFn):
         fail_fast: bool,
         progress: ProgressReporter,
         route: str = "ocr",
+        structure: bool = False,
     ):
         self._config = config
         self._route = route
+        self._structure = structure
         self._source = source
         self._config_hash = config_hash
         self._fail_fast = fail_fast
@@ -159,25 +161,43 @@ class _SplitDoFn(beam.DoFn):
         self._open(blob, kind)
         return self._renderer.call(method, index)
 
-    def _without_ocr(self, blob: DocumentBlob, kind: str, index: int, page_count: int):
-        """The page's row from its text layer, when the route says so; else None."""
-        if kind != "pdf" or self._route == "ocr":
-            return None
+    def _from_text_layer(
+        self, blob: DocumentBlob, kind: str, index: int, page_count: int
+    ):
+        """What the route makes of the page's text layer: ``(row, (None,
+        None))``, a finished row from it (route text_layer; route auto without the
+        models); else ``(None, (lines, note))`` for the page to be read with
+        its image: its lines (JSON) when they stand for its words, or None
+        with ``note`` saying why it is OCR'd."""
+        if self._route not in ("auto", "text_layer"):
+            return None, (None, None)
+        if kind != "pdf":
+            return None, (None, "not a PDF: no text layer")
         start = time.perf_counter()
-        lines, width, height = self._page_call(blob, kind, "text_layer", index)
-        if self._route == "auto" and not plausible_text_layer(lines):
-            return None
+        layer = self._page_call(blob, kind, "text_layer", index)
+        if self._route == "text_layer":
+            found = verdict(layer, "trust")
+            found = found._replace(use=True, reason="route text_layer")
+        else:
+            found = verdict(layer, self._config.text_layer)
+        if not found.use:
+            return None, (None, found.reason)
+        if self._structure:
+            self._text_layer.inc()
+            return None, (encode_lines(layer.lines), found.reason)
         self._text_layer.inc()
         self._progress.add(pages_found=1, pages_done=1)
         page = PageImage(
-            blob.doc_id, blob.source_uri, index, page_count, width, height, b""
-        )
+            blob.doc_id, blob.source_uri, index, page_count,
+            layer.width, layer.height, b"",
+        )  # fmt: skip
         return text_layer_result(
             page,
-            lines,
+            layer.lines,
             config_hash=self._config_hash,
             elapsed_ms=(time.perf_counter() - start) * 1000,
-        )
+            reason=found.reason,
+        ), (None, None)
 
     def process(self, blob: DocumentBlob) -> Iterable:
         self._documents.inc()
@@ -214,7 +234,9 @@ class _SplitDoFn(beam.DoFn):
                     if reopen:
                         self._open(blob, kind)
                         reopen = False
-                    direct = self._without_ocr(blob, kind, index, page_count)
+                    direct, (lines, note) = self._from_text_layer(
+                        blob, kind, index, page_count
+                    )
                     if direct is not None:
                         yield pvalue.TaggedOutput(DIRECT_TAG, direct)
                         continue
@@ -222,7 +244,7 @@ class _SplitDoFn(beam.DoFn):
                     png, width, height, blank = self._page_call(
                         blob, kind, "render", index
                     )
-                    if blank:
+                    if blank and lines is None:
                         self._blank.inc()
                         self._progress.add(pages_found=1, pages_done=1)
                         page = PageImage(
@@ -267,6 +289,8 @@ class _SplitDoFn(beam.DoFn):
                     width=width,
                     height=height,
                     image=png,
+                    text_layer=lines,
+                    text_note=note,
                 )
         finally:
             try:
@@ -297,8 +321,14 @@ class SplitPages(beam.PTransform):
     the launcher's memory, render them all before the first is OCR'd, and
     copy each page image through the launcher twice.
 
-    Pages that need no OCR (blank pages; PDF pages taken from their text layer
-    under ``route`` text_layer or auto) come out as finished ``PageResult`` rows.
+    Pages that need no model (blank pages; PDF pages taken from their text
+    layer as lines: ``route`` text_layer, and auto without ``structure``)
+    come out as finished ``PageResult`` rows.  Under route auto with
+    ``structure`` (the layout and table models run on every page), a PDF
+    page whose text layer passes its checks (``render.textLayer``,
+    :func:`ocrbeam.engines.text_layer.verdict`) goes on with its lines
+    (``PageImage.text_layer``), any other with why it needs OCR
+    (``text_note``).
 
     Returns:
         ``(pages, dead_letters, results)``: PCollections of ``PageImage``,
@@ -317,10 +347,12 @@ class SplitPages(beam.PTransform):
         source: Optional[SourceConfig] = None,
         route: str = "ocr",
         break_fusion: bool = True,
+        structure: bool = False,
     ):
         super().__init__()
         self._break_fusion = break_fusion
         self._route = route
+        self._structure = structure
         self._config = config
         self._source = source or SourceConfig()
         self._config_hash = config_hash
@@ -336,6 +368,7 @@ class SplitPages(beam.PTransform):
                 self._fail_fast,
                 self._progress,
                 self._route,
+                self._structure,
             )
         ).with_outputs(DEAD_LETTER_TAG, DIRECT_TAG, main="pages")
         pages = typed(outputs.pages, PageImage)

@@ -52,7 +52,12 @@ class PageImage(NamedTuple):
     """One page of a document, rendered and encoded, ready for OCR.
 
     ``image`` is a PNG, or a single-frame PNG or JPEG source image's own
-    bytes (they decode to the same pixels; see ``render.PageRenderer``)."""
+    bytes (they decode to the same pixels; see ``render.PageRenderer``).
+
+    ``text_layer``: the PDF page's own text-layer lines (JSON, from
+    :func:`ocrbeam.engines.text_layer.encode_lines`) when they stand for the
+    page's words, else None; ``text_note``: why the page is OCR'd instead
+    (its text layer failed a check, or there is none)."""
 
     doc_id: str
     source_uri: str
@@ -61,6 +66,8 @@ class PageImage(NamedTuple):
     width: int
     height: int
     image: bytes
+    text_layer: Optional[str] = None
+    text_note: Optional[str] = None
 
 
 class PageResult(NamedTuple):
@@ -86,6 +93,11 @@ class PageResult(NamedTuple):
     #: Problems the page's output was cut for (e.g. a VLM repetition loop);
     #: None for a clean page.
     flags: Optional[str] = None
+    #: Where the page's words came from: ``text_layer`` (the PDF's own),
+    #: ``ocr``, or None (no words: a blank page; rows written before 0.3.0).
+    text_source: Optional[str] = None
+    #: Why: the text layer's check that passed or failed, or the setting.
+    text_source_reason: Optional[str] = None
 
 
 class DocumentResult(NamedTuple):

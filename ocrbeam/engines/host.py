@@ -60,16 +60,19 @@ class EngineHost:
             new, self._reported_loads = self.loads - self._reported_loads, self.loads
         return new
 
-    def predict(self, png: bytes) -> EngineOutput:
+    def predict(self, png: bytes, text_layer: Optional[str] = None) -> EngineOutput:
+        """The page read (``text_layer``: its own lines, to read it from;
+        :meth:`.ppocrv5.EngineServer.ocr`)."""
+        args = (png,) if text_layer is None else (png, text_layer)
         if self._worker is None:
             with self.lock:
-                return self._server.ocr(png)
+                return self._server.ocr(*args)
         if (
             self._recycle_after
             and self._worker.calls_since_start >= self._recycle_after
         ):
             self._worker.close()
-        return self._worker.call("ocr", png)
+        return self._worker.call("ocr", *args)
 
     def close(self) -> None:
         if self._worker is not None:

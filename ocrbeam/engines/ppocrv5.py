@@ -104,6 +104,12 @@ class EngineSettings:
     textline_below_score: Optional[float] = None
     #: Layout and table models after OCR (route structure), or None.
     structure: Optional[StructureSettings] = None
+    #: Build PP-OCRv5 at the first page that needs it, not with the engine
+    #: (route auto: pages read from their text layer never do).
+    ocr_on_demand: bool = False
+    #: Check a page's text layer against the layout model's text regions
+    #: before reading it (render.textLayer=auto; trust reads it as it is).
+    check_text_layer: bool = True
 
     @classmethod
     def from_config(cls, config: PPOCRv5Config, threads: int) -> EngineSettings:
@@ -257,11 +263,9 @@ class EngineServer:
 
     def __init__(self, settings: EngineSettings):
         self.settings = settings
-        self._pipeline = create_pipeline(
-            settings.pipeline_kwargs,
-            settings.rec_width_scale,
-            settings.textline_below_score,
-        )
+        self._pipeline = None
+        if not settings.ocr_on_demand:
+            self._pipeline = self.pipeline
         self._structure = None
         if settings.structure is not None:
             from .structure import StructureModels
@@ -280,20 +284,44 @@ class EngineServer:
 
     @property
     def pipeline(self):
-        """The ``paddleocr.PaddleOCR`` this server runs."""
+        """The ``paddleocr.PaddleOCR`` this server runs (built at first use)."""
+        if self._pipeline is None:
+            settings = self.settings
+            self._pipeline = create_pipeline(
+                settings.pipeline_kwargs,
+                settings.rec_width_scale,
+                settings.textline_below_score,
+            )
         return self._pipeline
+
+    @property
+    def ocr_built(self) -> bool:
+        """Whether PP-OCRv5 has been built (with ``ocr_on_demand``: only
+        once a page needed OCR)."""
+        return self._pipeline is not None
 
     def ping(self) -> int:
         return os.getpid()
 
-    def ocr(self, png: bytes) -> EngineOutput:
+    def ocr(self, png: bytes, text_layer: Optional[str] = None) -> EngineOutput:
         """OCR one encoded page: the result as plain values, the page's
         clockwise rotation that was undone (None when it was not looked
-        for), and the size of the page as OCR'd (upright)."""
+        for), and the size of the page as OCR'd (upright).
+
+        ``text_layer``: the page's own lines (a PDF's text layer, as
+        :func:`.text_layer.encode_lines` writes them), read in place of OCR'd
+        lines unless the layout model finds text they lack; the result's
+        ``text_source`` says which were read and why."""
         from . import page_turn
         from .orientation import upright
 
         image = decode_png(png)
+        note = None
+        if text_layer is not None and self._structure is not None:
+            result, note = self._from_text_layer(image, text_layer)
+            if result is not None:
+                height, width = image.shape[:2]
+                return EngineOutput(result, None, width, height)
         angle = None
         if self._orientation is not None:
             angle = self._orientation.angle(image)
@@ -313,6 +341,8 @@ class EngineServer:
                 image = upright(image, 180)
         if self._structure is not None:
             result.update(self._structure.analyse(image, result))
+        if note is not None:
+            result["text_source"] = {"source": "ocr", "reason": note}
         if angle is not None:
             result["doc_preprocessor_res"] = {"angle": angle}
             result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
@@ -320,6 +350,25 @@ class EngineServer:
             )
         return EngineOutput(result, angle, width, height)
 
+    def _from_text_layer(self, image, encoded: str):
+        """``(result, None)`` of a page read from its text layer with its
+        structure, or ``(None, why)`` when the layout model's text regions
+        hold too few of the layer's lines (text drawn as paths or images)."""
+        from . import text_layer
+
+        result = text_layer.as_ocr_result(text_layer.decode_lines(encoded))
+        result.update(self._structure.analyse(image, result))
+        share = text_layer.uncovered_share(
+            result["layout_det_res"]["boxes"], result["rec_boxes"]
+        )
+        if self.settings.check_text_layer and share > text_layer.UNCOVERED_SHARE:
+            return None, (
+                f"the text layer lacks text the layout model sees ({share:.0%} "
+                "of its text regions hold none of the layer's lines)"
+            )
+        result["text_source"] = {"source": "text_layer"}
+        return result, None
+
     def _read(self, image) -> dict[str, Any]:
-        results = self._pipeline.predict(image, **self.settings.predict_kwargs)
+        results = self.pipeline.predict(image, **self.settings.predict_kwargs)
         return prune_result(results[0].json["res"]) if results else {}

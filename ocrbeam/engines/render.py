@@ -14,6 +14,9 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
+from . import text_layer
+from .text_layer import TextLayer
+
 if TYPE_CHECKING:
     from ocrbeam.transforms.config import RenderConfig
 
@@ -226,32 +229,23 @@ class PageRenderer:
             return None
         return self._image_bytes
 
-    def text_layer(self, index: int) -> tuple[list[tuple], int, int]:
-        """Lines of a PDF page's own text layer, in pixels at the render dpi.
-
-        Returns ``([(text, x1, y1, x2, y2), ...], width_px, height_px)``.
-        """
+    def text_layer(self, index: int) -> TextLayer:
+        """A PDF page's own text layer, in pixels at the render dpi, with
+        what :func:`.text_layer.verdict` weighs (an image's pages have none)."""
         if self._pdf is None:
             if self._image is None:
                 raise SplitError(NOT_OPEN, "no document is open")
-            return [], 0, 0
-        scale = self._config.dpi / 72.0
+            return TextLayer()
         with PDFIUM_LOCK:
             page = self._pdf[index]
             try:
-                width, height = page.get_size()
                 textpage = page.get_textpage()
                 try:
-                    raw = _text_lines(textpage)
+                    return text_layer.read(page, textpage, self._config.dpi / 72.0)
                 finally:
                     textpage.close()
             finally:
                 page.close()
-        lines = [
-            (text, x1 * scale, (height - y2) * scale, x2 * scale, (height - y1) * scale)
-            for text, x1, y1, x2, y2 in raw
-        ]
-        return lines, round(width * scale), round(height * scale)
 
     def _render_pdf_page(self, index: int):
         try:
@@ -299,67 +293,12 @@ class PageRenderer:
         return frame
 
 
-def _text_lines(textpage) -> list[tuple[str, float, float, float, float]]:
-    """Lines of a pdfium text page with their boxes, in PDF points.
-
-    Lines follow pdfium's own line breaks; each box is the union of its
-    characters' boxes.  (Text rects would do for typeset PDFs, but producers
-    that draw every glyph on its own, like Google Docs, give one rect per
-    character.)
-    """
-    import pypdfium2.raw as pdfium_c
-
-    count = textpage.count_chars()
-    # One code point per character index (get_text_range's string can differ in
-    # length from the character count: generated and non-BMP characters).
-    text = "".join(
-        chr(pdfium_c.FPDFText_GetUnicode(textpage.raw, i) or 0xFFFD)
-        for i in range(count)
-    )
-    lines = []
-    chars: list[str] = []
-    box: Optional[list[float]] = None
-    for i, ch in enumerate(text + "\n"):
-        if ch in "\r\n":
-            words = " ".join("".join(chars).split())
-            if words and box is not None:
-                lines.append((words, *box))
-            chars, box = [], None
-            continue
-        chars.append(ch)
-        if ch.isspace():
-            continue
-        left, bottom, right, top = textpage.get_charbox(i)
-        if right <= left and top <= bottom:
-            continue
-        if box is None:
-            box = [left, bottom, right, top]
-        else:
-            box = [
-                min(box[0], left),
-                min(box[1], bottom),
-                max(box[2], right),
-                max(box[3], top),
-            ]
-    return lines
-
-
 def is_blank(image, ink_fraction: float) -> bool:
     """True when less than ``ink_fraction`` of the pixels are dark (< 160)."""
     import numpy as np
 
     gray = np.asarray(image.convert("L"))
     return float((gray < 160).mean()) < ink_fraction
-
-
-def plausible_text_layer(lines: list[tuple]) -> bool:
-    """A text layer worth trusting: some words, mostly ordinary characters."""
-    text = "".join(line[0] for line in lines)
-    chars = [c for c in text if not c.isspace()]
-    if len(chars) < 16:
-        return False
-    ordinary = sum(1 for c in chars if c.isprintable() and c != "\ufffd")
-    return ordinary / len(chars) >= 0.9
 
 
 def render_pages(data: bytes, config: RenderConfig) -> Iterator[tuple[int, int, Any]]:

@@ -78,13 +78,13 @@ class EnginePool:
         for thread in closing:
             thread.join()
 
-    def predict(self, png: bytes) -> EngineOutput:
+    def predict(self, png: bytes, *text_layer: str) -> EngineOutput:
         engine = self._idle.get()
         if isinstance(engine, Exception):
             self._idle.put(engine)
             raise RuntimeError(f"the engine failed to load: {engine}")
         try:
-            return engine.predict(png)
+            return engine.predict(png, *text_layer)
         finally:
             self._idle.put(engine)
 
@@ -104,8 +104,8 @@ class PooledEngine:
         self._pool = pool
         self.concurrency = concurrency
 
-    def predict(self, png: bytes) -> EngineOutput:
-        return self._pool.predict(png)
+    def predict(self, png: bytes, *text_layer: str) -> EngineOutput:
+        return self._pool.predict(png, *text_layer)
 
     def take_new_loads(self) -> int:
         return self._pool.take_new_loads()

@@ -81,6 +81,14 @@ class RenderConfig(Section):
         le=1,
         description="A page with less than this share of dark pixels is blank.",
     )
+    text_layer: Literal["auto", "trust", "ignore"] = Field(
+        "auto",
+        description="route auto: a PDF page's own text layer is checked before "
+        "its words are taken (auto: not invisible, mapped to Unicode, in a "
+        "script, covering the text the layout model sees; a page that fails is "
+        "OCR'd, and its row's textSourceReason says why), taken whenever "
+        "present (trust), or never taken (ignore: every page OCR'd).",
+    )
     png_compress_level: int = Field(
         1,
         ge=0,

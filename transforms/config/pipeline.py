@@ -47,20 +47,21 @@ class PipelineConfig(Section):
     )
     structure: StructureConfig = Field(
         default_factory=StructureConfig,
-        description="Layout and table models (route: structure, and the pages "
-        "route auto OCRs).",
+        description="Layout and table models (routes auto and structure).",
     )
-    route: Literal["structure", "ocr", "text_layer", "auto", "vl"] = Field(
-        "structure",
-        description="structure (the default): OCR every page and find its "
-        "regions (titles, tables with their cells, figures, columns) with a "
-        "layout and a table model on CPU; ocr: OCR every page, lines and "
-        "paragraphs only (what structure means with ocr.backend=remote: the "
-        "models run in ocrbeam's own engine); text_layer: take "
-        "PDF pages' text from their own text layer (no OCR); auto: the text layer "
-        "when it is present and plausible, else OCR with structure "
-        "(structure.auto); vl: parse every page with PaddleOCR-VL (layout, "
-        "tables, formulas, markdown). The route taken is the row's route.",
+    route: Literal["auto", "structure", "ocr", "text_layer", "vl"] = Field(
+        "auto",
+        description="auto (the default): find every page's regions (titles, "
+        "tables with their cells, figures, columns) with a layout and a table "
+        "model on CPU, taking a PDF page's words from its own text layer when "
+        "that passes its checks (render.textLayer) and OCR'ing every other page "
+        "(structure.auto=false or ocr.backend=remote: text-layer pages as lines, "
+        "OCR'd pages as route ocr reads them); structure: OCR every page, with "
+        "its regions; ocr: OCR every page, lines and paragraphs only (what "
+        "structure means with ocr.backend=remote: the models run in ocrbeam's "
+        "own engine); text_layer: PDF pages' text layer as it is, as lines (no "
+        "models); vl: parse every page with PaddleOCR-VL (layout, tables, "
+        "formulas, markdown). The route taken is the row's route.",
     )
     on_error: Literal["dead_letter", "fail"] = Field(
         "dead_letter",
@@ -72,9 +73,9 @@ class PipelineConfig(Section):
     @classmethod
     def _route_default(cls, data: Any) -> Any:
         # The layout and table models run in ocrbeam's own OCR engine: with a
-        # remote one the default route (given or not: a written-out default
-        # config says structure) is plain OCR.
-        if not isinstance(data, dict) or data.get("route", "structure") != "structure":
+        # remote one route structure (as configs written out before 0.3.0 say
+        # it) is plain OCR.  Route auto reads such pages as lines.
+        if not isinstance(data, dict) or data.get("route") != "structure":
             return data
         ocr = data.get("ocr")
         backend = (
@@ -103,6 +104,9 @@ class PipelineConfig(Section):
         models = [k for k in structure if k != "structure.auto"]
         if self.route != "auto":
             unused.append((auto, "with route=auto"))
+            text_layer = _changed_keys(self.render, "render.")
+            text_layer = [k for k in text_layer if k == "render.textLayer"]
+            unused.append((text_layer, "with route=auto"))
         if not self.structure_pages:
             unused.append(
                 (
@@ -147,8 +151,15 @@ class PipelineConfig(Section):
         )
         if self.structure_pages:
             engine["structure"] = _results_fields(self.structure)
+        render = _results_fields(self.render)
+        if self.route != "auto" or (
+            not self.structure_pages and self.render.text_layer == "auto"
+        ):
+            # Read by route auto only, whose text-layer pages go to the models
+            # since 0.3.0: every other configuration keeps the hash it had.
+            render.pop("text_layer")
         relevant = {
-            "render": _results_fields(self.render),
+            "render": render,
             **engine,
             "route": self.route,
         }

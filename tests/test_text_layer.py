@@ -1,0 +1,70 @@
+"""The text-layer checks (ocrbeam.engines.text_layer): pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocrbeam.engines.text_layer import (
+    TextLayer,
+    as_ocr_result,
+    decode_lines,
+    encode_lines,
+    uncovered_share,
+    verdict,
+)
+
+GOOD = TextLayer(lines=[("word " * 8, 0, 0, 100, 10)], chars=400)
+
+
+@pytest.mark.parametrize(
+    ("layer", "mode", "use", "reason"),
+    [
+        (GOOD, "auto", True, "text layer passed its checks"),
+        (GOOD, "ignore", False, "render.textLayer=ignore"),
+        (TextLayer(), "auto", False, "no text layer"),
+        (TextLayer(), "trust", False, "no text layer"),
+        (TextLayer(chars=5), "auto", False, "text layer of only 5 characters"),
+        (TextLayer(chars=5), "trust", True, "render.textLayer=trust"),
+        (TextLayer(chars=400, invisible=390, image_share=1.0), "auto", False,
+         "text layer is invisible (98% of characters) over an image covering "
+         "100% of the page: another program's OCR"),
+        (TextLayer(chars=400, invisible=390, image_share=1.0), "trust", True,
+         "render.textLayer=trust"),
+        (TextLayer(chars=400, unmapped=40), "auto", False,
+         "10% of the text layer's characters have no Unicode mapping"),
+        (TextLayer(chars=400, unmapped=4), "auto", True,
+         "text layer passed its checks"),
+        (TextLayer(chars=400, odd=100), "auto", False,
+         "25% of the text layer's characters are private-use, unassigned or "
+         "control characters"),
+        (TextLayer(chars=400, rotation=90), "auto", False, "page turned by /Rotate 90"),
+    ],
+)  # fmt: skip
+def test_verdict_says_whether_and_why(layer, mode, use, reason):
+    assert verdict(layer, mode) == (use, reason)
+
+
+def test_uncovered_share_is_the_text_area_without_a_line_of_the_layer():
+    regions = [
+        {"label": "text", "coordinate": [0, 0, 100, 100]},
+        {"label": "title", "coordinate": [0, 200, 100, 300]},
+        # Pictures need no words; regions ocrbeam added are not the model's.
+        {"label": "figure", "coordinate": [0, 400, 100, 500]},
+        {"label": "table", "coordinate": [0, 600, 100, 700], "source": "lines"},
+    ]
+    assert uncovered_share(regions, [[10, 10, 90, 30]]) == 0.5
+    assert uncovered_share(regions, [[10, 10, 90, 30], [0, 240, 50, 260]]) == 0.0
+    assert uncovered_share([], []) == 0.0
+
+
+def test_lines_cross_to_the_engine_and_read_as_ocr_lines():
+    lines = [("Straße 12", 1.0, 2.0, 30.256, 12.0), ("b", 0, 20, 5, 30)]
+    assert decode_lines(encode_lines(lines)) == [
+        ("Straße 12", 1.0, 2.0, 30.26, 12.0),
+        ("b", 0, 20, 5, 30),
+    ]
+    result = as_ocr_result(lines)
+    assert result["rec_texts"] == ["Straße 12", "b"]
+    assert result["rec_scores"] == [1.0, 1.0]
+    assert result["rec_boxes"][0] == [1.0, 2.0, 30.3, 12.0]
+    assert result["rec_polys"][1] == [[0, 20], [5, 20], [5, 30], [0, 30]]
