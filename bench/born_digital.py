@@ -13,6 +13,10 @@ Sets (``--set``, all by default):
   (no structure truth: heading and table figures are left out);
 * ``poor-layer``: the generated documents scanned, with an invisible text
   layer in which a third of the words are misread (truth: the words drawn);
+* ``poor-under``: the same layer drawn visibly beneath the page image
+  (hidden by it): it passes the split's checks and is compared with OCR;
+* ``background``: the generated documents drawn over a page-sized picture
+  (their text layer is compared with OCR, and agrees);
 * ``scanned``: their scanned twins, to show that the default reads scanned
   pages exactly as route structure does (``identical``: pages whose
   markdown is the same).
@@ -66,15 +70,22 @@ def documents(sets: list[str]) -> list[dict]:
     import pypdfium2 as pdfium
 
     docs = []
-    generated = bd.documents() if set(sets) - {"public"} else []
+    generated = bd.documents() if set(sets) - {"public", "background"} else []
     for doc in generated:
         base = {"name": doc.name, "split": doc.split, "kind": doc.kind, **_truth(doc)}
         if "generated" in sets:
             docs.append({**base, "set": "generated", "pdf": doc.pdf})
         if "poor-layer" in sets:
             docs.append({**base, "set": "poor-layer", "pdf": bd.with_poor_layer(doc)})
+        if "poor-under" in sets:
+            pdf = bd.with_poor_layer(doc, under=True)
+            docs.append({**base, "set": "poor-under", "pdf": pdf})
         if "scanned" in sets:
             docs.append({**base, "set": "scanned", "pdf": bd.scanned(doc)})
+    if "background" in sets:
+        for doc in bd.documents(background=True):
+            base = {"name": doc.name, "split": doc.split, "kind": doc.kind}
+            docs.append({**base, "set": "background", "pdf": doc.pdf, **_truth(doc)})
     if "public" in sets:
         for name in PUBLIC:
             data = (DATA / name).read_bytes()
@@ -128,7 +139,8 @@ def _page_count(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    choices = ("generated", "public", "poor-layer", "scanned")
+    choices = ("generated", "public", "poor-layer", "poor-under", "background",
+               "scanned")  # fmt: skip
     parser.add_argument("--set", choices=(*choices, "all"), default="all")
     parser.add_argument("--docs", action="store_true", help="per-document scores")
     parser.add_argument("--only", default="", help="comma-separated document names")

@@ -8,8 +8,9 @@ bench/structure_docs.py does for scans.  From the same drawing:
 
 * :func:`scanned`: the pages rendered and scanned (skew, blur, noise, JPEG),
   as an image-only PDF: the scanned twin;
-* :func:`with_poor_layer`: that scan with an invisible text layer in which
-  about a third of the words are misread, as an archive tool's OCR leaves;
+* :func:`with_poor_layer`: that scan with a text layer in which about a
+  third of the words are misread, as an archive tool's OCR leaves, drawn
+  invisibly over the image or (``under``) hidden beneath it;
 * :func:`without_unicode`: the born-digital PDF with its fonts' Unicode
   maps removed (glyphs drawn, their characters unknown).
 
@@ -17,9 +18,11 @@ Kinds: ``report`` (title, numbered headings, a ruled table with a spanning
 header, a picture with its caption), ``paper`` (two columns, unnumbered
 headings), ``statement`` (a letterhead and a banded table of many rows),
 ``handbook`` (headings by size, bullet lists, a key/value table without
-rules).  Each kind has a tune half (the core fonts Helvetica and Times, one
-vocabulary) and a held-out half (DejaVu Sans and Source Serif Pro embedded,
-other words, other seeds); nothing was tuned on the held-out half.
+rules); ``documents(background=True)`` draws each page over a page-sized
+picture, as slide and brochure exports do.  Each kind has a tune half (the
+core fonts Helvetica and Times, one vocabulary) and a held-out half (DejaVu
+Sans and Source Serif Pro embedded, other words, other seeds); nothing was
+tuned on the held-out half.
 
     from bench.born_digital_docs import documents
     for doc in documents():
@@ -79,10 +82,12 @@ class Document:
 class _Sheet:
     """An fpdf2 document with a text cursor that records what it draws."""
 
-    def __init__(self, doc: Document, rng: random.Random, recipe: dict):
+    def __init__(self, doc: Document, rng: random.Random, recipe: dict,
+                 background: bool = False):  # fmt: skip
         from fpdf import FPDF
 
         self.doc, self.rng, self.recipe = doc, rng, recipe
+        self.background = background
         self.pdf = FPDF(unit="pt", format="A4")
         self.pdf.set_auto_page_break(False)
         self.pdf.set_creator("ocrbeam bench")
@@ -101,6 +106,8 @@ class _Sheet:
         self.pdf.add_page()
         self.page += 1
         self.y = _MARGIN
+        if self.background:
+            self.pdf.image(_backdrop(self.page), 0, 0, _W, _H)
 
     def words(self, n: int, capital: bool = True) -> str:
         out = " ".join(self.rng.choice(self.recipe["words"]) for _ in range(n))
@@ -225,6 +232,19 @@ class _Sheet:
         self.doc.pdf = bytes(self.pdf.output())
 
 
+def _backdrop(seed: int):
+    """A pale page-sized picture: a wash with soft bands, no words."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = 842, 595
+    y = np.linspace(0, 1, h)[:, None]
+    x = np.linspace(0, 1, w)[None, :]
+    wash = 238 + 12 * np.sin(6 * x + 3 * y + seed) * np.cos(4 * y)
+    rgb = np.stack([wash, wash + 4, wash - 6], axis=-1).clip(0, 255)
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
 def _report(sheet: _Sheet, rng) -> None:
     body = rng.choice((10, 10.5, 11))
     sheet.heading(sheet.words(rng.randint(3, 6)), 1, body * 2.0)
@@ -311,15 +331,16 @@ _MAKERS = {"report": _report, "paper": _paper, "statement": _statement,
            "handbook": _handbook}  # fmt: skip
 
 
-def documents(per_split: int = 2, only=None) -> list[Document]:
-    """``per_split`` documents of each kind in each split (``only``: kinds)."""
+def documents(per_split: int = 2, only=None, background=False) -> list[Document]:
+    """``per_split`` documents of each kind in each split (``only``: kinds;
+    ``background``: each page over a page-sized picture)."""
     docs = []
     for split, recipe in (("tune", _TUNE), ("held-out", _HELD_OUT)):
         for kind in only or KINDS:
             for n in range(per_split):
                 rng = random.Random(f"{recipe['seed']}-{kind}-{n}")
                 doc = Document(f"{kind}-{split}-{n}", kind, split)
-                sheet = _Sheet(doc, rng, recipe)
+                sheet = _Sheet(doc, rng, recipe, background)
                 _MAKERS[kind](sheet, rng)
                 sheet.finish()
                 docs.append(doc)
@@ -370,9 +391,12 @@ def _misread(word: str, rng: random.Random) -> str:
     return "".join(letters)
 
 
-def with_poor_layer(doc: Document, share: float = 0.33, dpi: int = 150) -> bytes:
-    """The scanned twin with an invisible text layer over each page image in
-    which ``share`` of the words are misread."""
+def with_poor_layer(
+    doc: Document, share: float = 0.33, dpi: int = 150, under: bool = False
+) -> bytes:
+    """The scanned twin with a text layer in which ``share`` of the words
+    are misread: invisible over each page image, or (``under``) drawn
+    beneath it, hidden by it."""
     from fpdf import FPDF
     from fpdf.enums import TextMode
     from PIL import Image
@@ -391,8 +415,9 @@ def with_poor_layer(doc: Document, share: float = 0.33, dpi: int = 150) -> bytes
         pdf.add_page()
         buf = io.BytesIO()
         image.save(buf, format="JPEG", quality=85)
-        pdf.image(Image.open(buf), 0, 0, _W, _H)
-        pdf.text_mode = TextMode.INVISIBLE
+        if not under:
+            pdf.image(Image.open(buf), 0, 0, _W, _H)
+            pdf.text_mode = TextMode.INVISIBLE
         for page, text, x, baseline, size in doc.lines:
             if page != index:
                 continue
@@ -401,6 +426,8 @@ def with_poor_layer(doc: Document, share: float = 0.33, dpi: int = 150) -> bytes
             pdf.set_font("helvetica", "", size)
             pdf.text(x, baseline, " ".join(words))
         pdf.text_mode = TextMode.FILL
+        if under:
+            pdf.image(Image.open(buf), 0, 0, _W, _H)
     return bytes(pdf.output())
 
 

@@ -87,6 +87,29 @@ def test_a_scan_with_a_wrong_invisible_text_layer_is_ocrd_and_says_so(default, r
     assert _word_f1(report.truth_markdown, row.markdown) >= 0.9
 
 
+def test_a_wrong_text_layer_hidden_under_the_scan_disagrees_with_ocr(default, report):
+    """Drawn visibly but beneath the page image, the layer passes the
+    split's checks; over a page-sized image it is compared with OCR first."""
+    [row] = read_document([], bd.with_poor_layer(report, under=True), *default)
+    assert row.text_source == "ocr"
+    assert row.text_source_reason.startswith(
+        "the text layer disagrees with OCR of the page (word F1 0."
+    )
+    assert _word_f1(report.truth_markdown, row.markdown) >= 0.9
+
+
+def test_a_born_digital_page_over_a_page_sized_picture_keeps_its_text_layer(
+    default,
+):
+    [doc] = bd.documents(1, only=["handbook"], background=True)[:1]
+    [row] = read_document([], doc.pdf, *default)
+    assert row.text_source == "text_layer"
+    assert row.text_source_reason.startswith(
+        "the text layer agrees with OCR of the page (word F1 "
+    )
+    assert sorted(_words(row.markdown)) == sorted(_words(doc.truth_markdown))
+
+
 def test_a_pdf_whose_glyphs_have_no_unicode_mapping_is_ocrd(default):
     # The held-out faces are embedded TrueType fonts: their Unicode maps
     # can be taken out (the core fonts' names map without one).
@@ -156,7 +179,7 @@ def test_an_engine_that_reads_only_text_layers_never_builds_the_ocr_model(report
     png = renderer.render(0)[0]
     layer = renderer.text_layer(0)
     out = server.ocr(png, encode_lines(layer.lines))
-    assert out.result["text_source"] == {"source": "text_layer"}
+    assert out.result["text_source"] == {"source": "text_layer", "reason": None}
     assert out.result["layout_det_res"]["boxes"] and out.result["table_res_list"]
     assert not server.ocr_built
     out = server.ocr(png)  # the same page as a scan

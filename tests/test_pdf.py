@@ -221,7 +221,7 @@ def test_route_auto_sends_text_layer_pages_to_the_models_with_their_lines():
     assert dead == [] and rows == [] and len(pages) == 3
     for page in pages:
         assert page.image and page.text_note == "text layer passed its checks"
-        lines = json.loads(page.text_layer)
+        lines = json.loads(page.text_layer)["lines"]
         assert all(len(line) == 5 for line in lines)
         # pdfium's hyphen at a line's end is a hyphen, never a control code.
         assert not any("\x02" in line[0] for line in lines)

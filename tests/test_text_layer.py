@@ -41,7 +41,19 @@ GOOD = TextLayer(lines=[("word " * 8, 0, 0, 100, 10)], chars=400)
     ],
 )  # fmt: skip
 def test_verdict_says_whether_and_why(layer, mode, use, reason):
-    assert verdict(layer, mode) == (use, reason)
+    assert verdict(layer, mode)[:2] == (use, reason)
+    assert not verdict(layer, mode).compare
+
+
+def test_a_visible_layer_over_a_page_sized_image_is_compared_with_ocr_first():
+    layer = TextLayer(chars=400, image_share=0.97)
+    assert verdict(layer) == (
+        True,
+        "text layer over an image covering 97% of the page",
+        True,
+    )
+    assert not verdict(layer, "trust").compare
+    assert not verdict(TextLayer(chars=400, image_share=0.6)).compare
 
 
 def test_uncovered_share_is_the_text_area_without_a_line_of_the_layer():
@@ -59,10 +71,10 @@ def test_uncovered_share_is_the_text_area_without_a_line_of_the_layer():
 
 def test_lines_cross_to_the_engine_and_read_as_ocr_lines():
     lines = [("Straße 12", 1.0, 2.0, 30.256, 12.0), ("b", 0, 20, 5, 30)]
-    assert decode_lines(encode_lines(lines)) == [
-        ("Straße 12", 1.0, 2.0, 30.26, 12.0),
-        ("b", 0, 20, 5, 30),
-    ]
+    assert decode_lines(encode_lines(lines, compare=True)) == (
+        [("Straße 12", 1.0, 2.0, 30.26, 12.0), ("b", 0, 20, 5, 30)],
+        True,
+    )
     result = as_ocr_result(lines)
     assert result["rec_texts"] == ["Straße 12", "b"]
     assert result["rec_scores"] == [1.0, 1.0]

@@ -184,7 +184,8 @@ class _SplitDoFn(beam.DoFn):
             return None, (None, found.reason)
         if self._structure:
             self._text_layer.inc()
-            return None, (encode_lines(layer.lines), found.reason)
+            encoded = encode_lines(layer.lines, found.compare)
+            return None, (encoded, found.reason)
         self._text_layer.inc()
         self._progress.add(pages_found=1, pages_done=1)
         page = PageImage(

@@ -312,16 +312,29 @@ class EngineServer:
         :func:`.text_layer.encode_lines` writes them), read in place of OCR'd
         lines unless the layout model finds text they lack; the result's
         ``text_source`` says which were read and why."""
+        from . import text_layer as layers
+
+        image = decode_png(png)
+        if text_layer is None or self._structure is None:
+            return self._ocr_image(image)
+        lines, compare = layers.decode_lines(text_layer)
+        ocr = None
+        if compare and self.settings.check_text_layer:
+            ocr = self._ocr_image(image)
+        result, note = self._from_text_layer(image, lines, ocr)
+        if result is not None:
+            height, width = image.shape[:2]
+            return EngineOutput(result, None, width, height)
+        out = ocr or self._ocr_image(image)
+        out.result["text_source"] = {"source": "ocr", "reason": note}
+        return out
+
+    def _ocr_image(self, image) -> EngineOutput:
+        """OCR a decoded page (turned upright first), with its structure
+        when the layout and table models are loaded."""
         from . import page_turn
         from .orientation import upright
 
-        image = decode_png(png)
-        note = None
-        if text_layer is not None and self._structure is not None:
-            result, note = self._from_text_layer(image, text_layer)
-            if result is not None:
-                height, width = image.shape[:2]
-                return EngineOutput(result, None, width, height)
         angle = None
         if self._orientation is not None:
             angle = self._orientation.angle(image)
@@ -341,8 +354,6 @@ class EngineServer:
                 image = upright(image, 180)
         if self._structure is not None:
             result.update(self._structure.analyse(image, result))
-        if note is not None:
-            result["text_source"] = {"source": "ocr", "reason": note}
         if angle is not None:
             result["doc_preprocessor_res"] = {"angle": angle}
             result.setdefault("model_settings", {})["use_doc_orientation_classify"] = (
@@ -350,13 +361,23 @@ class EngineServer:
             )
         return EngineOutput(result, angle, width, height)
 
-    def _from_text_layer(self, image, encoded: str):
+    def _from_text_layer(self, image, lines, ocr: Optional[EngineOutput]):
         """``(result, None)`` of a page read from its text layer with its
         structure, or ``(None, why)`` when the layout model's text regions
-        hold too few of the layer's lines (text drawn as paths or images)."""
+        hold too few of the layer's lines (text drawn as paths or images),
+        or when the layer disagrees with ``ocr``, the page OCR'd."""
         from . import text_layer
 
-        result = text_layer.as_ocr_result(text_layer.decode_lines(encoded))
+        why = None
+        if ocr is not None:
+            agree = text_layer.agreement(lines, ocr.result)
+            if agree < text_layer.AGREEMENT:
+                return None, (
+                    f"the text layer disagrees with OCR of the page (word F1 "
+                    f"{agree:.2f}): another program's OCR"
+                )
+            why = f"the text layer agrees with OCR of the page (word F1 {agree:.2f})"
+        result = text_layer.as_ocr_result(lines)
         result.update(self._structure.analyse(image, result))
         share = text_layer.uncovered_share(
             result["layout_det_res"]["boxes"], result["rec_boxes"]
@@ -366,7 +387,7 @@ class EngineServer:
                 f"the text layer lacks text the layout model sees ({share:.0%} "
                 "of its text regions hold none of the layer's lines)"
             )
-        result["text_source"] = {"source": "text_layer"}
+        result["text_source"] = {"source": "text_layer", "reason": why}
         return result, None
 
     def _read(self, image) -> dict[str, Any]:

@@ -33,6 +33,11 @@ UNMAPPED_SHARE = 0.02
 #: Share of characters outside any script (private use, unassigned,
 #: replacement, control) the layer may have.
 ODD_SHARE = 0.05
+#: A text layer over (or under) an image covering this share of the page is
+#: compared with OCR of the page before it is trusted: it may be a scan's.
+PAGE_IMAGE = 0.9
+#: Word F1 between such a layer and OCR of the page below which OCR is read.
+AGREEMENT = 0.9
 #: Share of the layout model's text area holding no text-layer line beyond
 #: which the layer is taken to miss the page's visible text.
 UNCOVERED_SHARE = 0.25
@@ -68,10 +73,12 @@ class TextLayer:
 
 
 class Verdict(NamedTuple):
-    """Whether the page's words come from its text layer, and why."""
+    """Whether the page's words come from its text layer, and why;
+    ``compare``: only once it agrees with OCR of the page."""
 
     use: bool
     reason: str
+    compare: bool = False
 
 
 def verdict(layer: TextLayer, mode: str = "auto") -> Verdict:
@@ -111,6 +118,12 @@ def verdict(layer: TextLayer, mode: str = "auto") -> Verdict:
             False,
             f"{share:.0%} of the text layer's characters are private-use, "
             "unassigned or control characters",
+        )
+    if layer.image_share >= PAGE_IMAGE:
+        return Verdict(
+            True,
+            f"text layer over an image covering {layer.image_share:.0%} of the page",
+            compare=True,
         )
     return Verdict(True, "text layer passed its checks")
 
@@ -289,14 +302,26 @@ def as_ocr_result(lines: Sequence[Sequence[Any]]) -> dict[str, Any]:
     }
 
 
-def encode_lines(lines: Sequence[Sequence[Any]]) -> str:
-    """Lines as the JSON a page record carries to the engine."""
+def encode_lines(lines: Sequence[Sequence[Any]], compare: bool = False) -> str:
+    """Lines as the JSON a page record carries to the engine, with whether
+    the engine is to compare them with OCR of the page first."""
+    rounded = [[line[0], *(round(float(v), 2) for v in line[1:5])] for line in lines]
     return json.dumps(
-        [[line[0], *(round(float(v), 2) for v in line[1:5])] for line in lines],
+        {"lines": rounded, "compare": compare},
         ensure_ascii=False,
         separators=(",", ":"),
     )
 
 
-def decode_lines(text: str) -> list[tuple[str, float, float, float, float]]:
-    return [tuple(line) for line in json.loads(text)]  # type: ignore[misc]
+def decode_lines(text: str) -> tuple[list[tuple], bool]:
+    """``(lines, compare)`` of :func:`encode_lines`' JSON."""
+    found = json.loads(text)
+    return [tuple(line) for line in found["lines"]], bool(found["compare"])
+
+
+def agreement(lines: Sequence[Sequence[Any]], ocr: Mapping[str, Any]) -> float:
+    """Word F1 of OCR's reading of the page against the text layer's."""
+    from ocrbeam.text.quality import word_f1
+
+    layer = " ".join(str(line[0]) for line in lines)
+    return word_f1(layer, " ".join(ocr.get("rec_texts") or []))

@@ -132,14 +132,12 @@ class PPOCRv5ModelHandler(PageModelHandler):
             out = model.predict(page.image)
         as_read = page._replace(width=out.width, height=out.height)
         source = out.result.get("text_source") or {}
+        why = source.get("reason") or page.text_note
         if source.get("source") == "text_layer":
             engine, model_name = "text_layer/pdfium", "pdf-text-layer"
-            read_from = dict(
-                text_source="text_layer", text_source_reason=page.text_note
-            )
+            read_from = dict(text_source="text_layer", text_source_reason=why)
         else:
             engine, model_name = f"ppocrv5/{self._config.backend}", self.model_name
-            why = source.get("reason") or page.text_note
             read_from = dict(text_source="ocr", text_source_reason=why)
         common = dict(
             orientation_deg=out.angle,
