@@ -2,9 +2,9 @@
 # (Dataflow: --sdk_container_image; Flink portable runner: --environment_type=DOCKER
 #  --environment_config=IMAGE).
 #
-#   docker build -t REGION-docker.pkg.dev/PROJECT/ocrbeam/worker:0.2.0 .
-#   docker build --build-arg ENGINE=cpu -t .../worker-cpu:0.2.0 .
-#   docker build --build-arg EXTRAS=vl -t .../worker-vl:0.2.0 .   (route: vl)
+#   docker build -t REGION-docker.pkg.dev/PROJECT/ocrbeam/worker:0.3.0 .
+#   docker build --build-arg ENGINE=cpu -t .../worker-cpu:0.3.0 .
+#   docker build --build-arg EXTRAS=vl -t .../worker-vl:0.3.0 .   (route: vl)
 #
 # ENGINE=gpu (default) installs paddlepaddle-gpu for the `paddle` backend
 # (configs/gpu-ppocrv5.yaml) and onnxruntime-gpu for onnxruntime on CUDA;
