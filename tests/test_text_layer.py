@@ -80,3 +80,46 @@ def test_lines_cross_to_the_engine_and_read_as_ocr_lines():
     assert result["rec_scores"] == [1.0, 1.0]
     assert result["rec_boxes"][0] == [1.0, 2.0, 30.3, 12.0]
     assert result["rec_polys"][1] == [[0, 20], [5, 20], [5, 30], [0, 30]]
+
+
+def test_a_pages_lines_follow_words_not_pdfium_s_runs():
+    """Text set turned reads as its words; cells set on one baseline are
+    lines of their own; a justified line's wide spaces do not cut it;
+    raised characters join their word unless they mark a number."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+
+    from ocrbeam.engines.text_layer import read
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", "", 11)
+    for x, cell in ((72, "Region"), (200, "Revenue"), (330, "Margin")):
+        pdf.text(x, 100, cell)
+    words = "the quick brown fox jumps over the lazy dog".split()
+    x = 72.0
+    for word in words:  # spaces widened as a justified line's are
+        pdf.text(x, 140, word)
+        x += pdf.get_string_width(word) + 9
+    with pdf.rotation(90, 40, 400):
+        pdf.text(40, 400, "Revenue in thousands")
+    # A unit's exponent stays in its word; a footnote mark after a number
+    # is a word of its own.
+    for y, (base, raised, after) in ((180, ("Area (km", "2", ")")),
+                                     (210, ("273.879.750", "1", ""))):  # fmt: skip
+        pdf.set_font("helvetica", "", 11)
+        pdf.text(72, y, base)
+        x = 72 + pdf.get_string_width(base)
+        pdf.set_font("helvetica", "", 7)
+        pdf.text(x, y - 4, raised)
+        pdf.set_font("helvetica", "", 11)
+        pdf.text(x + pdf.get_string_width(raised) * 7 / 11, y, after)
+    document = pdfium.PdfDocument(bytes(pdf.output()))
+    page = document[0]
+    layer = read(page, page.get_textpage(), 150 / 72)
+    texts = [line[0] for line in layer.lines]
+    assert texts == ["Region", "Revenue", "Margin", " ".join(words),
+                     "Revenue in thousands", "Area (km2)", "273.879.750 1"]  # fmt: skip
+    x1, y1, x2, y2 = layer.lines[4][1:]
+    assert y2 - y1 > 5 * (x2 - x1)  # standing up, as drawn
+    assert layer.chars == sum(len(t.replace(" ", "")) for t in texts)

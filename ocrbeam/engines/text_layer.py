@@ -47,6 +47,8 @@ UNCOVERED_SHARE = 0.25
 GAP_SPLIT = 0.9
 #: What pdfium reads a hyphen that breaks a word at a line's end as.
 _PDFIUM_HYPHEN = "\x02"
+#: A quarter turn in radians (pdfium's character angles).
+_QUARTER = 1.5707963267948966
 #: pdfium's text render mode for invisible text.
 _INVISIBLE_MODE = 3
 
@@ -150,6 +152,7 @@ def read(page, textpage, scale: float) -> TextLayer:
     raw = textpage.raw
     lines: list[list[list]] = [[]]  # words [text, left, bottom, right, top]
     word: Optional[list] = None
+    prev: list = []
     for i in range(textpage.count_chars()):
         code = pdfium_c.FPDFText_GetUnicode(raw, i)
         ch = chr(code) if 0 < code < 0x110000 else "\ufffd"
@@ -174,18 +177,19 @@ def read(page, textpage, scale: float) -> TextLayer:
             if word is not None:
                 word[0] += ch
             continue
-        char = [ch, left, bottom, right, top]
-        if word is not None and _new_word(word, char):
+        turn = round(pdfium_c.FPDFText_GetCharAngle(raw, i) / _QUARTER) % 4
+        char = [ch, left, bottom, right, top, turn]
+        if word is not None and _new_word(word, char, prev):
             word = None
+        prev = char
         if word is None:
             word = char
             lines[-1].append(word)
             continue
         word[0] += ch
-        word[1:] = [min(word[1], left), min(word[2], bottom),
-                    max(word[3], right), max(word[4], top)]  # fmt: skip
+        _grow(word, char)
     layer.image_share = _largest_image_share(page, width * height)
-    for text, left, bottom, right, top in _pieces(lines):
+    for text, left, bottom, right, top, _turn in _pieces(lines):
         layer.lines.append(
             (
                 text,
@@ -211,10 +215,27 @@ def _apart(a: Sequence, b: Sequence) -> bool:
     return b[3] < a[1] or overlap < 0.25 * min(a[4] - a[2], b[4] - b[2])
 
 
-def _new_word(word: list, char: Sequence) -> bool:
-    """Whether a character starts a word though no space came before it."""
+def _new_word(word: list, char: Sequence, prev: Sequence) -> bool:
+    """Whether a character starts a word though no space came before it:
+    far from the word, on another line, turned otherwise, or raised or
+    lowered after a digit (a footnote mark: "750" then "1"; "km" then "2"
+    stays one word).  Text set turned, as an axis label or a column head,
+    runs on in pdfium's order: its characters stand one above the other."""
+    if word[5] != char[5]:
+        return True
+    if word[5]:
+        return False
     size = max(word[4] - word[2], char[4] - char[2])
+    if prev and prev[0][-1:].isdigit() and abs(char[2] - prev[2]) > 0.2 * size:
+        return True
     return char[1] - word[3] > 0.25 * size or _apart(word, char)
+
+
+def _grow(box: list, other: Sequence) -> None:
+    """``box`` (``[text, left, bottom, right, top, turn]``) made to hold
+    ``other`` too."""
+    box[1:5] = [min(box[1], other[1]), min(box[2], other[2]),
+                max(box[3], other[3]), max(box[4], other[4])]  # fmt: skip
 
 
 def _pieces(lines: list[list[list]]) -> list[tuple]:
@@ -228,26 +249,52 @@ def _pieces(lines: list[list[list]]) -> list[tuple]:
         b[1] - a[3]
         for line in lines
         for a, b in zip(line, line[1:], strict=False)
-        if 0 < b[1] - a[3] < 0.6 * (b[4] - b[2])
+        if not a[5] and 0 < b[1] - a[3] < 0.6 * (b[4] - b[2])
     )
     usual = gaps[len(gaps) // 2] if gaps else 0.0
     pieces: list[list] = []
     for line in lines:
-        piece: Optional[list] = None
+        # pdfium breaks a line after a raised or lowered character ("km2"
+        # then ")"): a line that starts where the last one stopped goes on.
+        piece = None
+        if pieces and line and _touches(pieces[-1], line[0]):
+            piece = pieces[-1]
+            piece[0] += line[0][0]
+            _grow(piece, line[0])
+            line = line[1:]
         for w in line:
-            if piece is not None:
-                size = max(piece[4] - piece[2], w[4] - w[2])
-                gap = w[1] - piece[3]
-                if _apart(piece, w) or gap > max(GAP_SPLIT * size, 4 * usual):
-                    piece = None
+            if piece is not None and _cuts(piece, w, usual):
+                piece = None
             if piece is None:
                 piece = list(w)
                 pieces.append(piece)
                 continue
             piece[0] += " " + w[0]
-            piece[1:] = [min(piece[1], w[1]), min(piece[2], w[2]),
-                         max(piece[3], w[3]), max(piece[4], w[4])]  # fmt: skip
+            _grow(piece, w)
     return [tuple(p) for p in pieces]
+
+
+def _touches(piece: Sequence, word: Sequence) -> bool:
+    """``word`` goes on from ``piece`` on its baseline, with no space between
+    (a raised footnote mark after a number does not: "750" then "1")."""
+    size = word[4] - word[2]
+    return (
+        not piece[5]
+        and not word[5]
+        and abs(word[2] - piece[2]) < 0.1 * size
+        and abs(word[1] - piece[3]) < 0.1 * size
+    )
+
+
+def _cuts(piece: list, word: Sequence, usual: float) -> bool:
+    """Whether ``word`` starts a new piece of a pdfium line after ``piece``."""
+    if piece[5] != word[5]:
+        return True
+    if piece[5]:  # turned text: pdfium's line as it is
+        return False
+    size = max(piece[4] - piece[2], word[4] - word[2])
+    gap = word[1] - piece[3]
+    return _apart(piece, word) or gap > max(GAP_SPLIT * size, 4 * usual)
 
 
 def _largest_image_share(page, area: float) -> float:
