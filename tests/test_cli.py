@@ -147,9 +147,9 @@ def test_version(capsys):
 @pytest.mark.pipeline
 def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
     """The default route (auto): a born-digital PDF from its text layer with
-    its structure, a blank page without the models, a raster page through
-    OCR; all rows, documents and accounting, and where each page's words
-    came from."""
+    its structure, a blank page without the models, raster pages through
+    OCR (one with no words); all rows, documents and accounting, and where
+    each page's words came from."""
     import json
 
     from docs import DATA, SENTENCES, blank_pdf, encode, text_image
@@ -161,6 +161,7 @@ def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
     )
     (lake / "blank.pdf").write_bytes(blank_pdf(300, 400))
     (lake / "scan.png").write_bytes(encode(text_image(SENTENCES[:2])))
+    (lake / "smile.tiff").write_bytes((DATA / "smile.tiff").read_bytes())  # no words
     out = tmp_path / "out"
     code = main(["run", "--input", str(lake), "--output", str(out), "--no_progress"])
     assert code == 0
@@ -175,9 +176,10 @@ def test_pages_without_ocr_flow_through_the_whole_run(tmp_path):
         ("blank.pdf", 0, "blank", None, None),
         *[("born-digital.pdf", index, *layer) for index in range(4)],
         ("scan.png", 0, "structure", "ocr", "not a PDF: no text layer"),
+        ("smile.tiff", 0, "structure", "ocr", "not a PDF: no text layer"),
     ]
     summary = json.loads((out / "_SUMMARY.json").read_text())
-    assert summary["ok"] and summary["documents_done"] == 3
+    assert summary["ok"] and summary["documents_done"] == 4
     docs = list((out / "documents" / "markdown").glob("born-digital-*.md"))
     assert len(docs) == 1 and "Hello, here is some text" in docs[0].read_text()
 

@@ -130,7 +130,7 @@ def _row(
         config_hash=config_hash,
         orientation_deg=orientation_deg,
         route=route,
-        text_source=text_source if lines else None,
+        text_source=text_source,
         text_source_reason=text_source_reason,
     )
 

@@ -94,7 +94,8 @@ class PageResult(NamedTuple):
     #: None for a clean page.
     flags: Optional[str] = None
     #: Where the page's words came from: ``text_layer`` (the PDF's own),
-    #: ``ocr``, or None (no words: a blank page; rows written before 0.3.0).
+    #: ``ocr`` (also when OCR found no word), or None (a blank page, which
+    #: no model read; rows written before 0.3.0).
     text_source: Optional[str] = None
     #: Why: the text layer's check that passed or failed, or the setting.
     text_source_reason: Optional[str] = None
