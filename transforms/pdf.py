@@ -40,7 +40,7 @@ from ocrbeam.engines.render import (
     SplitError,
     sniff_type,
 )
-from ocrbeam.engines.text_layer import encode_lines, verdict
+from ocrbeam.engines.text_layer import Verdict, encode_lines, verdict
 from ocrbeam.local.progress import ProgressReporter
 
 from .config import RenderConfig, SourceConfig
@@ -176,17 +176,15 @@ class _SplitDoFn(beam.DoFn):
         start = time.perf_counter()
         layer = self._page_call(blob, kind, "text_layer", index)
         if self._route == "text_layer":
-            found = verdict(layer, "trust")
-            found = found._replace(use=True, reason="route text_layer")
+            found = Verdict(True, "route text_layer")
         else:
             found = verdict(layer, self._config.text_layer)
         if not found.use:
             return None, (None, found.reason)
+        self._text_layer.inc()
         if self._structure:
-            self._text_layer.inc()
             encoded = encode_lines(layer.lines, found.compare)
             return None, (encoded, found.reason)
-        self._text_layer.inc()
         self._progress.add(pages_found=1, pages_done=1)
         page = PageImage(
             blob.doc_id, blob.source_uri, index, page_count,
